@@ -1,0 +1,240 @@
+//! The configuration tree, its defaults and its validation. `load.rs` builds it from the layers
+//! (defaults < TOML < `LUNAROUTE_*` env < flags); everything else only reads a validated `Config`.
+//!
+//! Sections of features that are compiled out still parse (one file serves every build);
+//! `features::warn_compiled_out` tells the user once.
+
+mod load;
+mod secret;
+
+pub use load::{load, CliOverrides, Loaded};
+pub use secret::{fingerprint, Secret};
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Accepts true/false/1/0/yes/no/on/off (any case), as TOML booleans, integers or strings.
+fn flex_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    use serde::de::Error;
+    let value = <figment::value::Value as Deserialize>::deserialize(d)?;
+    value.to_bool_lossy().ok_or_else(|| {
+        D::Error::custom("expected a boolean (true/false, 1/0, yes/no, on/off)".to_string())
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    Anthropic,
+    Openai,
+    Both,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub api_dialect: Dialect,
+    /// Larger request bodies get 413 before anything reaches the provider.
+    pub max_request_body_bytes: u64,
+    /// How long in-flight requests may run on after SIGINT/SIGTERM.
+    pub shutdown_grace_secs: u64,
+    pub providers: Providers,
+    pub logging: Logging,
+    pub session_recording: SessionRecording,
+    pub ui: Ui,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Providers {
+    pub anthropic: ProviderConfig,
+    pub openai: ProviderConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderConfig {
+    #[serde(deserialize_with = "flex_bool")]
+    pub enabled: bool,
+    /// `None` means the provider's public API (see `providers::Provider::default_base_url`).
+    pub base_url: Option<String>,
+    /// When set, replaces whatever credential the client sent.
+    pub api_key: Option<Secret>,
+    pub http_client: HttpClientConfig,
+    /// OpenAI only: borrow Codex's ChatGPT sign-in from `~/.codex/auth.json`.
+    pub codex_auth: CodexAuthConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpClientConfig {
+    /// Silence timeout: the longest wait for response headers, and between two body chunks.
+    pub timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    pub pool_max_idle_per_host: usize,
+    pub pool_idle_timeout_secs: u64,
+    pub tcp_keepalive_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodexAuthConfig {
+    #[serde(deserialize_with = "flex_bool")]
+    pub enabled: bool,
+    pub auth_file: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logging {
+    /// error, warn, info, debug or trace (or a tracing filter such as `lunaroute=debug`).
+    pub level: String,
+    /// One line per request with provider, model, status and timings.
+    #[serde(deserialize_with = "flex_bool")]
+    pub log_requests: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionRecording {
+    #[serde(deserialize_with = "flex_bool")]
+    pub enabled: bool,
+    pub sqlite: SqliteConfig,
+    pub jsonl: JsonlConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqliteConfig {
+    #[serde(deserialize_with = "flex_bool")]
+    pub enabled: bool,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JsonlConfig {
+    #[serde(deserialize_with = "flex_bool")]
+    pub enabled: bool,
+    pub directory: String,
+    pub retention: RetentionConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    pub max_age_days: Option<u64>,
+    pub max_size_mb: Option<u64>,
+    pub compress_after_days: Option<u64>,
+    pub cleanup_interval_minutes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ui {
+    #[serde(deserialize_with = "flex_bool")]
+    pub enabled: bool,
+}
+
+// === defaults (config.example.toml documents the same values) ===
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8081,
+            api_dialect: Dialect::Both,
+            max_request_body_bytes: 64 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+            providers: Providers::default(),
+            logging: Logging::default(),
+            session_recording: SessionRecording::default(),
+            ui: Ui::default(),
+        }
+    }
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            base_url: None,
+            api_key: None,
+            http_client: HttpClientConfig::default(),
+            codex_auth: CodexAuthConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 600,
+            connect_timeout_secs: 10,
+            pool_max_idle_per_host: 32,
+            pool_idle_timeout_secs: 90,
+            tcp_keepalive_secs: 60,
+        }
+    }
+}
+
+impl Default for CodexAuthConfig {
+    fn default() -> Self {
+        Self { enabled: false, auth_file: "~/.codex/auth.json".into() }
+    }
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self { level: "info".into(), log_requests: false }
+    }
+}
+
+impl Default for SessionRecording {
+    fn default() -> Self {
+        Self { enabled: true, sqlite: SqliteConfig::default(), jsonl: JsonlConfig::default() }
+    }
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        Self { enabled: true, path: "~/.lunaroute/sessions.db".into() }
+    }
+}
+
+impl Default for JsonlConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            directory: "~/.lunaroute/sessions".into(),
+            retention: RetentionConfig::default(),
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            max_age_days: None,
+            max_size_mb: None,
+            compress_after_days: None,
+            cleanup_interval_minutes: 60,
+        }
+    }
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `~/x` → `$HOME/x`; anything else unchanged.
+pub fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}

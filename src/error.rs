@@ -1,0 +1,163 @@
+//! `ProxyError`: every way a proxied request can fail, tagged by fault, and its rendering in the error
+//! format of the API the client called. `router.rs` is the only caller of `into_response`.
+
+use crate::body::{self, Body};
+use crate::providers::Provider;
+use http::{header, HeaderValue, Response, StatusCode};
+use serde_json::json;
+use std::fmt;
+
+/// Who is at fault decides the status family (pingora's ErrorSource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Client,
+    Upstream,
+    Internal,
+}
+
+#[derive(Debug)]
+pub enum ProxyError {
+    /// No route for this method and path.
+    NotFound { method: String, path: String },
+    /// The route exists but its dialect or provider is switched off in config.
+    DialectDisabled(Provider),
+    /// The request body is larger than `max_request_body_bytes`.
+    BodyTooLarge { limit: u64 },
+    /// The request is malformed in a way we must reject before forwarding.
+    BadRequest(String),
+    /// We were asked to supply credentials and could not (e.g. the Codex auth file is missing).
+    MissingCredentials(String),
+    /// The provider could not be reached (DNS, refused, TLS, reset before headers).
+    UpstreamUnreachable(String),
+    /// The provider sent no response headers within the silence timeout.
+    UpstreamTimeout { secs: u64 },
+    /// A bug or an impossible state on our side.
+    Internal(String),
+}
+
+// === impl ProxyError ===
+
+impl ProxyError {
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::NotFound { .. }
+            | Self::DialectDisabled(_)
+            | Self::BodyTooLarge { .. }
+            | Self::BadRequest(_)
+            | Self::MissingCredentials(_) => Fault::Client,
+            Self::UpstreamUnreachable(_) | Self::UpstreamTimeout { .. } => Fault::Upstream,
+            Self::Internal(_) => Fault::Internal,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound { .. } | Self::DialectDisabled(_) => StatusCode::NOT_FOUND,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MissingCredentials(_) => StatusCode::UNAUTHORIZED,
+            Self::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Anthropic's `error.type` and OpenAI's `error.type`/`error.code` for this error.
+    fn kinds(&self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::NotFound { .. } | Self::DialectDisabled(_) => {
+                ("not_found_error", "invalid_request_error", "not_found")
+            }
+            Self::BodyTooLarge { .. } => {
+                ("request_too_large", "invalid_request_error", "request_too_large")
+            }
+            Self::BadRequest(_) => ("invalid_request_error", "invalid_request_error", "bad_request"),
+            Self::MissingCredentials(_) => {
+                ("authentication_error", "invalid_request_error", "missing_credentials")
+            }
+            Self::UpstreamUnreachable(_) => ("api_error", "server_error", "upstream_unreachable"),
+            Self::UpstreamTimeout { .. } => ("api_error", "server_error", "upstream_timeout"),
+            Self::Internal(_) => ("api_error", "server_error", "internal_error"),
+        }
+    }
+
+    /// The response the client sees, in the error format of `dialect`.
+    pub fn into_response(self, dialect: Provider) -> Response<Body> {
+        let status = self.status();
+        let value = error_body(dialect, self.kinds(), &self.to_string());
+        let mut response = Response::new(body::json(&value));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // Lets users tell an error LunaRoute made from one the provider sent.
+        headers.insert("x-lunaroute-error", HeaderValue::from_static("true"));
+        response
+    }
+}
+
+/// The JSON error object of each dialect, shared with mid-stream error events (`proxy::tap`).
+pub(crate) fn error_body(
+    dialect: Provider,
+    (anthropic_type, openai_type, openai_code): (&str, &str, &str),
+    message: &str,
+) -> serde_json::Value {
+    match dialect {
+        Provider::Anthropic => json!({
+            "type": "error",
+            "error": { "type": anthropic_type, "message": message },
+        }),
+        Provider::OpenAi => json!({
+            "error": { "message": message, "type": openai_type, "param": null, "code": openai_code },
+        }),
+    }
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound { method, path } => {
+                write!(f, "LunaRoute has no route for {method} {path}")
+            }
+            Self::DialectDisabled(p) => write!(
+                f,
+                "the {} API is switched off in this LunaRoute's config (api_dialect / providers.{}.enabled)",
+                p.display_name(),
+                p.config_key()
+            ),
+            Self::BodyTooLarge { limit } => write!(
+                f,
+                "request body is larger than LunaRoute's max_request_body_bytes ({limit} bytes)"
+            ),
+            Self::BadRequest(why) => write!(f, "bad request: {why}"),
+            Self::MissingCredentials(why) => write!(f, "no credentials to send upstream: {why}"),
+            Self::UpstreamUnreachable(why) => write!(f, "provider unreachable: {why}"),
+            Self::UpstreamTimeout { secs } => {
+                write!(f, "provider sent no response headers within {secs} s")
+            }
+            Self::Internal(why) => write!(f, "internal LunaRoute error: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ProxyError {}
+
+/// A failure before the server starts serving: what we were doing and why. `main` prints it and exits 2.
+#[derive(Debug)]
+pub struct StartupError {
+    pub doing: String,
+    pub why: String,
+}
+
+impl StartupError {
+    pub fn new(doing: impl Into<String>, why: impl fmt::Display) -> Self {
+        Self { doing: doing.into(), why: why.to_string() }
+    }
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.doing, self.why)
+    }
+}
+
+impl std::error::Error for StartupError {}

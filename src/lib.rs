@@ -1,0 +1,39 @@
+//! LunaRoute: a local proxy between AI coding assistants and their providers.
+//!
+//! # Layout
+//! - `main.rs`: flags → logging → `config::load` → `server::bind` → `server::run`.
+//! - [`config`]: the config tree, its layers (defaults < TOML < `LUNAROUTE_*` env < flags), `Secret`.
+//! - [`server`]: listeners, the accept loop, graceful shutdown.
+//! - `router`: the one `match` every request goes through; the only place errors become responses.
+//! - [`state`]: `AppState`, shared by every request.
+//! - `proxy`: `forward` and its phases: `passthrough` (headers, credentials, send), `request_body`
+//!   (limit, model sniffing), `tap` (response body: silence timeout, error events, end phase),
+//!   `websocket` (Codex's Responses WebSocket relay), `upstream` (pooled TLS clients), `ctx`.
+//! - `providers`: `Provider` (Anthropic | OpenAI), dialect detection, base-URL joins, Codex sign-in.
+//! - [`error`]: `ProxyError` rendered in the client's own error format; `StartupError`.
+//! - `body`: the one `Body` type. `features`: where Cargo features become code.
+//!
+//! # Request flow
+//! 1. **accept**: `server::run` serves each connection with `router::handle`; `GracefulShutdown` watches it.
+//! 2. **route**: `/`, `/healthz`, `/readyz`, then provider paths (`/v1/messages*` → Anthropic; chat,
+//!    responses, embeddings → OpenAI; other `/v1/*` by headers), else a 404 in the client's shape.
+//! 3. **request phase** (`proxy::forward`): context, size limit, upstream URI, hop-by-hop headers out,
+//!    credentials in. The body streams through untouched.
+//! 4. **upstream phase**: send on the provider's pooled client; no headers within the timeout → 504.
+//! 5. **response phase**: status and headers back as sent (non-2xx included); the body is wrapped in
+//!    `tap::ResponseBody` and forwarded frame by frame.
+//! 6. **end phase**: `RequestCtx::finish` runs exactly once: done, failed, timed out or cancelled.
+#![forbid(unsafe_code)]
+
+mod body;
+pub mod config;
+pub mod error;
+pub mod features;
+mod providers;
+mod proxy;
+mod router;
+pub mod server;
+pub mod state;
+
+pub use body::{Body, BoxError};
+pub use providers::Provider;

@@ -1,0 +1,70 @@
+//! `RequestCtx`: everything one proxied request learns on its way through the phases, and the end
+//! phase that reports it (log line now; metrics and the recorder hang off the same call later).
+
+use crate::providers::Provider;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How a response body ended; decided exactly once by `tap::ResponseBody`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The provider finished and the client got every byte.
+    Done,
+    /// The provider's body failed after the response started.
+    UpstreamFailed(String),
+    /// The provider went silent for longer than the timeout mid-body.
+    Timeout,
+    /// The client went away first; the upstream request was dropped with it.
+    Cancelled,
+}
+
+pub(crate) struct RequestCtx {
+    pub id: u64,
+    pub method: String,
+    pub path: String,
+    pub provider: Provider,
+    /// Found in the request body as it streams by (`request_body::ModelSniffer`).
+    pub model: Arc<OnceLock<String>>,
+    pub started: Instant,
+    /// Time spent in the proxy itself: before the request went upstream, and on the response head.
+    pub overhead: Duration,
+    /// Time from sending upstream to the provider's response headers.
+    pub upstream_headers: Duration,
+    pub status: u16,
+    pub is_stream: bool,
+    pub bytes_out: u64,
+    pub chunks_out: u64,
+    pub log_requests: bool,
+}
+
+impl RequestCtx {
+    /// The end phase: runs once per request, whichever way its body ended.
+    pub fn finish(self, end: End) {
+        if !self.log_requests {
+            return;
+        }
+        let total = self.started.elapsed();
+        let outcome = match &end {
+            End::Done => "ok".to_string(),
+            End::UpstreamFailed(why) => format!("upstream_failed ({why})"),
+            End::Timeout => "timeout".to_string(),
+            End::Cancelled => "client_disconnected".to_string(),
+        };
+        tracing::info!(
+            target: "lunaroute::request",
+            "#{} {} {} provider={} model={} status={} upstream_ms={} total_ms={} overhead_us={} stream={} bytes={} outcome={}",
+            self.id,
+            self.method,
+            self.path,
+            self.provider.name(),
+            self.model.get().map(String::as_str).unwrap_or("-"),
+            self.status,
+            self.upstream_headers.as_millis(),
+            total.as_millis(),
+            self.overhead.as_micros(),
+            if self.is_stream { "yes" } else { "no" },
+            self.bytes_out,
+            outcome,
+        );
+    }
+}

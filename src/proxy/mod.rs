@@ -1,0 +1,99 @@
+//! `forward`: one proxied request, run through its phases in order (pingora's phase habit):
+//! request phase (context, limits, provider URI, headers) → upstream phase (`passthrough::send`) →
+//! response phase (headers back, body wrapped in `tap::ResponseBody`) → end phase (`RequestCtx::finish`,
+//! called by the body wrapper exactly once). Nothing here reads the body into memory.
+
+mod ctx;
+mod passthrough;
+mod request_body;
+mod tap;
+pub(crate) mod upstream;
+mod websocket;
+
+use crate::body::Body;
+use crate::error::ProxyError;
+use crate::providers::Provider;
+use crate::state::AppState;
+use ctx::RequestCtx;
+use http::{header, HeaderMap, Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use request_body::RequestBody;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tap::{FailureStyle, ResponseBody};
+
+pub(crate) async fn forward(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    provider: Provider,
+) -> Result<Response<Body>, ProxyError> {
+    let started = Instant::now();
+    let upstream = state.upstream(provider).ok_or(ProxyError::DialectDisabled(provider))?;
+    if websocket::is_upgrade(&req) {
+        return websocket::relay(upstream, req).await;
+    }
+
+    // Request phase.
+    let (mut parts, body) = req.into_parts();
+    let limit = state.config.max_request_body_bytes;
+    if content_length(&parts.headers).is_some_and(|len| len > limit) {
+        return Err(ProxyError::BodyTooLarge { limit });
+    }
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let target = upstream.base.join(provider, path_and_query).map_err(ProxyError::Internal)?;
+    passthrough::prepare_request_headers(upstream, &mut parts.headers, false)?;
+    let model = Arc::new(OnceLock::new());
+    let mut ctx = RequestCtx {
+        id: state.next_request_id(),
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        provider,
+        model: model.clone(),
+        started,
+        overhead: Duration::ZERO,
+        upstream_headers: Duration::ZERO,
+        status: 0,
+        is_stream: false,
+        bytes_out: 0,
+        chunks_out: 0,
+        log_requests: state.config.logging.log_requests,
+    };
+    parts.uri = target;
+    // The client's HTTP version says nothing about the provider's; ALPN picks h2 or HTTP/1.1 there.
+    parts.version = http::Version::HTTP_11;
+    let request = Request::from_parts(parts, RequestBody::new(body, limit, model).boxed());
+
+    // Upstream phase.
+    ctx.overhead = started.elapsed();
+    let sent = Instant::now();
+    let response = passthrough::send(upstream, request).await?;
+    let headers_at = Instant::now();
+    ctx.upstream_headers = headers_at - sent;
+
+    // Response phase: a non-2xx answer is passed through like any other (clients retry, we don't).
+    let (mut head, body) = response.into_parts();
+    passthrough::prepare_response_headers(&mut head.headers);
+    ctx.status = head.status.as_u16();
+    let is_sse = header_starts_with(&head.headers, header::CONTENT_TYPE, "text/event-stream");
+    let encoded = head
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    ctx.is_stream = is_sse;
+    let style = FailureStyle::for_response(provider, &ctx.path, is_sse, encoded);
+    ctx.overhead += headers_at.elapsed();
+    let body = ResponseBody::new(body, upstream.timeout, style, ctx).boxed();
+    Ok(Response::from_parts(head, body))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn header_starts_with(headers: &HeaderMap, name: header::HeaderName, prefix: &str) -> bool {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with(prefix))
+}

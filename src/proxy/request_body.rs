@@ -1,0 +1,165 @@
+//! The client's request body on its way upstream: frames pass through untouched while we enforce
+//! `max_request_body_bytes` (for bodies without a `content-length`) and spot the `model` for the log.
+
+use crate::body::BoxError;
+use bytes::Bytes;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+/// The body grew past the limit mid-stream; `passthrough` turns this into a 413.
+#[derive(Debug)]
+pub(crate) struct BodyLimitExceeded(pub u64);
+
+impl fmt::Display for BodyLimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "request body exceeds {} bytes", self.0)
+    }
+}
+
+impl std::error::Error for BodyLimitExceeded {}
+
+pub(crate) struct RequestBody {
+    inner: Incoming,
+    limit: u64,
+    seen: u64,
+    sniffer: ModelSniffer,
+}
+
+impl RequestBody {
+    pub fn new(inner: Incoming, limit: u64, model: Arc<OnceLock<String>>) -> Self {
+        Self { inner, limit, seen: 0, sniffer: ModelSniffer { found: model, carry: Vec::new() } }
+    }
+}
+
+impl HttpBody for RequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.seen += data.len() as u64;
+                    if this.seen > this.limit {
+                        return Poll::Ready(Some(Err(Box::new(BodyLimitExceeded(this.limit)))));
+                    }
+                    this.sniffer.feed(data);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        // Keeps the client's content-length on the upstream request (no chunked re-framing).
+        self.inner.size_hint()
+    }
+}
+
+/// Finds the first `"model": "<name>"` in a JSON body as it streams past, across chunk boundaries.
+/// A heuristic for the request log only (the recorder parses bodies properly, off the request path):
+/// it skips `\"model\"` inside strings and `"model": {` in tool schemas.
+struct ModelSniffer {
+    found: Arc<OnceLock<String>>,
+    /// The tail of the previous chunk, so a key split across reads is still seen.
+    carry: Vec<u8>,
+}
+
+const CARRY: usize = 256;
+
+impl ModelSniffer {
+    fn feed(&mut self, chunk: &[u8]) {
+        if self.found.get().is_some() {
+            return;
+        }
+        if !self.carry.is_empty() {
+            let mut seam = std::mem::take(&mut self.carry);
+            seam.extend_from_slice(&chunk[..chunk.len().min(CARRY)]);
+            if self.search(&seam) {
+                return;
+            }
+        }
+        if self.search(chunk) {
+            return;
+        }
+        self.carry = chunk[chunk.len().saturating_sub(CARRY)..].to_vec();
+    }
+
+    fn search(&self, hay: &[u8]) -> bool {
+        const KEY: &[u8] = b"\"model\"";
+        let mut from = 0;
+        while let Some(pos) = find(&hay[from..], KEY) {
+            let at = from + pos;
+            from = at + KEY.len();
+            if at > 0 && hay[at - 1] == b'\\' {
+                continue;
+            }
+            if let Some(name) = string_value_after(&hay[from..]) {
+                let _ = self.found.set(name);
+                return true;
+            }
+        }
+        false
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `  :  "name"` → `name`, for short plain names only.
+fn string_value_after(rest: &[u8]) -> Option<String> {
+    let rest = trim_start(rest);
+    let rest = trim_start(rest.strip_prefix(b":")?);
+    let rest = rest.strip_prefix(b"\"")?;
+    let end = rest.iter().take(200).position(|&b| b == b'"' || b == b'\\')?;
+    (rest[end] == b'"').then(|| String::from_utf8_lossy(&rest[..end]).into_owned())
+}
+
+fn trim_start(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &s[n..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sniff(chunks: &[&[u8]]) -> Option<String> {
+        let found = Arc::new(OnceLock::new());
+        let mut s = ModelSniffer { found: found.clone(), carry: Vec::new() };
+        for c in chunks {
+            s.feed(c);
+        }
+        found.get().cloned()
+    }
+
+    #[test]
+    fn finds_the_model_even_when_split_or_late() {
+        assert_eq!(sniff(&[br#"{"model":"claude-sonnet-4-5","x":1}"#]).as_deref(), Some("claude-sonnet-4-5"));
+        assert_eq!(sniff(&[br#"{"messages":[],"mo"#, br#"del" : "gpt-5"}"#]).as_deref(), Some("gpt-5"));
+        assert_eq!(sniff(&[br#"{"model": "gpt-"#, br#"5"}"#]).as_deref(), Some("gpt-5"));
+    }
+
+    #[test]
+    fn skips_lookalikes() {
+        let body = br#"{"messages":[{"content":"say \"model\": \"fake\""}],"tools":[{"properties":{"model":{"type":"string"}}}],"model":"real"}"#;
+        assert_eq!(sniff(&[body]).as_deref(), Some("real"));
+        assert_eq!(sniff(&[br#"{"input":"no model here"}"#]), None);
+    }
+}

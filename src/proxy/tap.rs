@@ -1,0 +1,182 @@
+//! `ResponseBody`: the provider's response body on its way to the client. Frames pass through
+//! unchanged, one by one, as they arrive (no buffering, no re-framing). Around them it:
+//! - enforces the *silence* timeout (reset by every frame; never a cap on a long, live stream, F9);
+//! - ends a failed SSE stream with an error event in the client's dialect, never a clean-looking EOF;
+//! - runs the end phase (`RequestCtx::finish`) exactly once: on end of stream, on error, on timeout,
+//!   or from `Drop` when the client hangs up (linkerd's body-eos habit). Dropping the inner body
+//!   is what closes the upstream connection, so a vanished client stops the provider at once.
+
+use super::ctx::{End, RequestCtx};
+use crate::body::BoxError;
+use crate::error::error_body;
+use crate::providers::Provider;
+use bytes::Bytes;
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+/// How to end a stream that failed after the response started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureStyle {
+    /// Not a plain-text event stream (JSON, or compressed): abort the connection so the client sees
+    /// a truncated body instead of a short but well-framed one.
+    Abort,
+    AnthropicSse,
+    ChatCompletionsSse,
+    ResponsesSse,
+}
+
+impl FailureStyle {
+    pub fn for_response(provider: Provider, path: &str, is_sse: bool, encoded: bool) -> Self {
+        if !is_sse || encoded {
+            return Self::Abort;
+        }
+        match provider {
+            Provider::Anthropic => Self::AnthropicSse,
+            Provider::OpenAi if path.contains("/chat/completions") => Self::ChatCompletionsSse,
+            Provider::OpenAi => Self::ResponsesSse,
+        }
+    }
+
+    /// The event that tells the client its stream failed, in its own dialect.
+    fn event(self, message: &str, code: &str) -> Option<Bytes> {
+        let text = match self {
+            Self::Abort => return None,
+            Self::AnthropicSse => {
+                let data = error_body(Provider::Anthropic, ("api_error", "", ""), message);
+                format!("event: error\ndata: {data}\n\n")
+            }
+            Self::ChatCompletionsSse => {
+                let data = error_body(Provider::OpenAi, ("", "server_error", code), message);
+                format!("data: {data}\n\n")
+            }
+            Self::ResponsesSse => {
+                let data = serde_json::json!({"type": "error", "code": code, "message": message, "param": null});
+                format!("event: error\ndata: {data}\n\n")
+            }
+        };
+        Some(Bytes::from(text))
+    }
+}
+
+pub(crate) struct ResponseBody {
+    inner: Incoming,
+    silence: Duration,
+    timer: Pin<Box<Sleep>>,
+    style: FailureStyle,
+    /// The last bytes forwarded, to know whether an injected event needs a blank line first.
+    tail: [u8; 2],
+    /// An error event waiting to be sent; after it the stream ends.
+    pending: Option<Bytes>,
+    done: bool,
+    ctx: Option<RequestCtx>,
+}
+
+impl ResponseBody {
+    pub fn new(inner: Incoming, silence: Duration, style: FailureStyle, ctx: RequestCtx) -> Self {
+        Self {
+            inner,
+            silence,
+            timer: Box::pin(tokio::time::sleep(silence)),
+            style,
+            tail: *b"\n\n",
+            pending: None,
+            done: false,
+            ctx: Some(ctx),
+        }
+    }
+
+    fn end(&mut self, end: End) {
+        if let Some(ctx) = self.ctx.take() {
+            ctx.finish(end);
+        }
+    }
+
+    /// The provider failed mid-body: queue the dialect's error event, or abort.
+    fn fail(&mut self, end: End, why: String, code: &str) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.end(end);
+        self.done = true;
+        let message = format!("LunaRoute: provider stream failed: {why}");
+        match self.style.event(&message, code) {
+            Some(event) => {
+                let at_boundary = self.tail == *b"\n\n" || self.tail == *b"\r\r";
+                let event = if at_boundary { event } else { [b"\n\n".as_slice(), &event].concat().into() };
+                Poll::Ready(Some(Ok(Frame::data(event))))
+            }
+            None => Poll::Ready(Some(Err(why.into()))),
+        }
+    }
+
+    fn note_tail(&mut self, data: &Bytes) {
+        match data.len() {
+            0 => {}
+            1 => self.tail = [self.tail[1], data[0]],
+            n => self.tail = [data[n - 2], data[n - 1]],
+        }
+    }
+}
+
+impl HttpBody for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Some(event) = this.pending.take() {
+            return Poll::Ready(Some(Ok(Frame::data(event))));
+        }
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.timer.as_mut().reset(Instant::now() + this.silence);
+                if let (Some(data), Some(ctx)) = (frame.data_ref(), this.ctx.as_mut()) {
+                    ctx.bytes_out += data.len() as u64;
+                    ctx.chunks_out += 1;
+                    let data = data.clone();
+                    this.note_tail(&data);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let why = e.to_string();
+                this.fail(End::UpstreamFailed(why.clone()), why, "upstream_failed")
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                this.end(End::Done);
+                Poll::Ready(None)
+            }
+            Poll::Pending => match this.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    let why = format!("no data from the provider for {} s", this.silence.as_secs());
+                    this.fail(End::Timeout, why, "upstream_timeout")
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done && self.pending.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        // Passing the provider's exact length keeps its content-length framing.
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        // Still unfinished here means the client went away (or hyper gave up on the connection).
+        self.end(End::Cancelled);
+    }
+}

@@ -1,0 +1,115 @@
+//! WebSocket relay for the Responses API (Codex's preferred transport): the client's upgrade is
+//! replayed to the provider on a dedicated HTTP/1.1 connection (`ws://` or `wss://` from `base_url`),
+//! and once both sides have switched protocols the two sockets are piped byte-for-byte until either
+//! closes. The handshake key and extensions pass through unchanged, so the provider's
+//! `sec-websocket-accept` is valid for the client as it is. A refused upgrade is passed back at once
+//! (status and body), so Codex falls back to HTTP instead of waiting.
+
+use super::passthrough::{prepare_request_headers, strip_hop_by_hop};
+use super::upstream::Upstream;
+use crate::body::{self, Body, BoxError};
+use crate::error::ProxyError;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// A GET that asks to switch to the WebSocket protocol.
+pub(crate) fn is_upgrade(req: &Request<Incoming>) -> bool {
+    req.method() == http::Method::GET
+        && req
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+pub(crate) async fn relay(upstream: &Upstream, mut req: Request<Incoming>) -> Result<Response<Body>, ProxyError> {
+    let client_upgrade = hyper::upgrade::on(&mut req);
+    let (mut parts, _empty_body) = req.into_parts();
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let target = upstream.base.join(upstream.provider, path_and_query).map_err(ProxyError::Internal)?;
+    prepare_request_headers(upstream, &mut parts.headers, true)?;
+    let authority = upstream.base.authority.clone();
+    let host_value = HeaderValue::from_str(authority.as_str())
+        .map_err(|e| ProxyError::Internal(format!("upstream host is not a header value: {e}")))?;
+    parts.headers.insert(header::HOST, host_value);
+    // An HTTP/1.1 connection of our own takes the origin-form target.
+    parts.uri = target.path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().map_err(
+        |e| ProxyError::Internal(format!("bad upstream path: {e}")),
+    )?;
+    parts.version = http::Version::HTTP_11;
+
+    let io = connect(upstream).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| unreachable(upstream, &e))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "websocket upstream connection ended with an error");
+        }
+    });
+
+    let handshake = Request::from_parts(parts, body::empty());
+    let mut response = tokio::time::timeout(upstream.timeout, sender.send_request(handshake))
+        .await
+        .map_err(|_| ProxyError::UpstreamTimeout { secs: upstream.timeout.as_secs() })?
+        .map_err(|e| unreachable(upstream, &e))?;
+
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        let (mut head, body) = response.into_parts();
+        strip_hop_by_hop(&mut head.headers, false);
+        let body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
+        return Ok(Response::from_parts(head, body));
+    }
+
+    let upstream_upgrade = hyper::upgrade::on(&mut response);
+    let mut switched = Response::new(body::empty());
+    *switched.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    *switched.headers_mut() = response.headers().clone();
+    tokio::spawn(async move {
+        let (client, provider) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "websocket upgrade did not complete");
+                return;
+            }
+        };
+        let (mut client, mut provider) = (TokioIo::new(client), TokioIo::new(provider));
+        match tokio::io::copy_bidirectional(&mut client, &mut provider).await {
+            Ok((up, down)) => tracing::debug!(bytes_up = up, bytes_down = down, "websocket closed"),
+            Err(e) => tracing::debug!(error = %e, "websocket ended with an error"),
+        }
+    });
+    Ok(switched)
+}
+
+/// TCP (and TLS with ALPN http/1.1 for `https` bases) to the provider, within the connect timeout.
+async fn connect(upstream: &Upstream) -> Result<Box<dyn Io>, ProxyError> {
+    let host = upstream.base.authority.host().trim_start_matches('[').trim_end_matches(']').to_string();
+    let port = upstream.base.authority.port_u16().unwrap_or(if upstream.base.is_https() { 443 } else { 80 });
+    let tcp = tokio::time::timeout(upstream.connect_timeout, TcpStream::connect((host.as_str(), port)))
+        .await
+        .map_err(|_| ProxyError::UpstreamUnreachable(format!("{host}:{port}: connect timed out")))?
+        .map_err(|e| ProxyError::UpstreamUnreachable(format!("{host}:{port}: {e}")))?;
+    let _ = tcp.set_nodelay(true);
+    if !upstream.base.is_https() {
+        return Ok(Box::new(tcp));
+    }
+    let name = rustls::pki_types::ServerName::try_from(host.clone())
+        .map_err(|e| ProxyError::UpstreamUnreachable(format!("{host}: {e}")))?;
+    let tls = tokio_rustls::TlsConnector::from(upstream.ws_tls.clone())
+        .connect(name, tcp)
+        .await
+        .map_err(|e| ProxyError::UpstreamUnreachable(format!("{host}:{port}: TLS: {e}")))?;
+    Ok(Box::new(tls))
+}
+
+fn unreachable(upstream: &Upstream, e: &hyper::Error) -> ProxyError {
+    ProxyError::UpstreamUnreachable(format!("{}: websocket handshake: {e}", upstream.base.authority))
+}

@@ -1,0 +1,77 @@
+//! `AppState`: what every request shares (config, one upstream per enabled provider, the draining
+//! flag), built once at startup and handed around as `Arc<AppState>`.
+
+use crate::config::{Config, Dialect};
+use crate::error::StartupError;
+use crate::providers::Provider;
+use crate::proxy::upstream::Upstream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub struct AppState {
+    pub config: Config,
+    anthropic: Option<Upstream>,
+    openai: Option<Upstream>,
+    draining: AtomicBool,
+    next_request_id: AtomicU64,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Result<Arc<Self>, StartupError> {
+        let serves = |dialect_off: Dialect, enabled: bool| {
+            config.api_dialect != dialect_off && enabled
+        };
+        let anthropic = if serves(Dialect::Openai, config.providers.anthropic.enabled) {
+            Some(Upstream::new(Provider::Anthropic, &config.providers.anthropic)?)
+        } else {
+            None
+        };
+        let openai = if serves(Dialect::Anthropic, config.providers.openai.enabled) {
+            Some(Upstream::new(Provider::OpenAi, &config.providers.openai)?)
+        } else {
+            None
+        };
+        if let Some(auth) = openai.as_ref().and_then(|u| u.codex_auth.as_ref()) {
+            if let Err(why) = auth.tokens() {
+                tracing::warn!("codex_auth is enabled but {why}; OpenAI requests without their own key will get 401");
+            }
+        }
+        Ok(Arc::new(Self {
+            config,
+            anthropic,
+            openai,
+            draining: AtomicBool::new(false),
+            next_request_id: AtomicU64::new(1),
+        }))
+    }
+
+    /// The upstream for `provider`, or `None` when its dialect or provider is switched off.
+    pub(crate) fn upstream(&self, provider: Provider) -> Option<&Upstream> {
+        match provider {
+            Provider::Anthropic => self.anthropic.as_ref(),
+            Provider::OpenAi => self.openai.as_ref(),
+        }
+    }
+
+    /// The only provider served when just one dialect is on (ambiguous paths go to it).
+    pub(crate) fn sole_provider(&self) -> Option<Provider> {
+        match (&self.anthropic, &self.openai) {
+            (Some(_), None) => Some(Provider::Anthropic),
+            (None, Some(_)) => Some(Provider::OpenAi),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn next_request_id(&self) -> u64 {
+        self.next_request_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Set on SIGINT/SIGTERM: `/readyz` answers 503 from then on.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
