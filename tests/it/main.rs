@@ -1,0 +1,6 @@
+//! The one integration-test binary (the crate links once). Every test starts the servers it needs
+//! on 127.0.0.1:0 and stops them.
+
+mod support;
+
+mod passthrough;
