@@ -4,4 +4,5 @@
 mod support;
 
 mod passthrough;
+mod errors;
 mod streaming;
