@@ -4,5 +4,6 @@
 mod support;
 
 mod passthrough;
+mod routes;
 mod errors;
 mod streaming;
