@@ -4,6 +4,11 @@
 mod support;
 
 mod passthrough;
+mod config;
+mod cli;
 mod routes;
 mod errors;
 mod streaming;
+mod websocket;
+
+mod sdk;

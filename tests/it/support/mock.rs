@@ -114,6 +114,7 @@ pub struct MockHandle {
     pub addr: SocketAddr,
     requests: Arc<Mutex<Vec<Recorded>>>,
     ws_frames: Arc<Mutex<Vec<String>>>,
+    ws_ended: Arc<AtomicUsize>,
     opened: Arc<AtomicUsize>,
     closed: Arc<AtomicUsize>,
     closed_notify: Arc<Notify>,
@@ -141,20 +142,20 @@ impl MockUpstream {
         let routes = Arc::new(self.routes);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let ws_frames = Arc::new(Mutex::new(Vec::new()));
+        let ws_ended = Arc::new(AtomicUsize::new(0));
         let (opened, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let closed_notify = Arc::new(Notify::new());
-        let handle_parts = (requests.clone(), ws_frames.clone(), opened.clone(), closed.clone(), closed_notify.clone());
+        let handle_parts = (requests.clone(), ws_frames.clone(), ws_ended.clone(), opened.clone(), closed.clone(), closed_notify.clone());
         let task = tokio::spawn(async move {
-            let (requests, ws_frames, opened, closed, closed_notify) = handle_parts;
+            let (requests, ws_frames, ws_ended, opened, closed, closed_notify) = handle_parts;
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
                 opened.fetch_add(1, Ordering::SeqCst);
                 let (routes, requests, ws_frames) = (routes.clone(), requests.clone(), ws_frames.clone());
-                let (closed, closed_notify) = (closed.clone(), closed_notify.clone());
+                let (closed, closed_notify, ws_ended) = (closed.clone(), closed_notify.clone(), ws_ended.clone());
+                let ws = WsTracking { frames: ws_frames, ended: ws_ended, notify: closed_notify.clone() };
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        handle(routes.clone(), requests.clone(), ws_frames.clone(), req)
-                    });
+                    let service = service_fn(move |req| handle(routes.clone(), requests.clone(), ws.clone(), req));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .with_upgrades()
@@ -164,7 +165,7 @@ impl MockUpstream {
                 });
             }
         });
-        MockHandle { addr, requests, ws_frames, opened, closed, closed_notify, task }
+        MockHandle { addr, requests, ws_frames, ws_ended, opened, closed, closed_notify, task }
     }
 }
 
@@ -187,16 +188,27 @@ impl MockHandle {
     pub fn connections_closed(&self) -> usize {
         self.closed.load(Ordering::SeqCst)
     }
+    /// WebSocket sessions the mock has seen end (the peer closed or the socket dropped).
+    pub fn websockets_ended(&self) -> usize {
+        self.ws_ended.load(Ordering::SeqCst)
+    }
     /// Waits until at least `n` connections have closed, or `within` passes; returns whether they did.
     pub async fn wait_closed(&self, n: usize, within: Duration) -> bool {
+        self.wait_for(|m| m.connections_closed() >= n, within).await
+    }
+    /// Waits until at least `n` WebSocket sessions have ended, or `within` passes.
+    pub async fn wait_websockets_ended(&self, n: usize, within: Duration) -> bool {
+        self.wait_for(|m| m.websockets_ended() >= n, within).await
+    }
+    async fn wait_for(&self, done: impl Fn(&Self) -> bool, within: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let notified = self.closed_notify.notified();
-            if self.connections_closed() >= n {
+            if done(self) {
                 return true;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.connections_closed() >= n;
+                return done(self);
             }
         }
     }
@@ -208,10 +220,18 @@ impl Drop for MockHandle {
     }
 }
 
+/// Where the WebSocket side of the mock reports what it saw.
+#[derive(Clone)]
+struct WsTracking {
+    frames: Arc<Mutex<Vec<String>>>,
+    ended: Arc<AtomicUsize>,
+    notify: Arc<Notify>,
+}
+
 async fn handle(
     routes: Arc<Vec<(String, Responder)>>,
     requests: Arc<Mutex<Vec<Recorded>>>,
-    ws_frames: Arc<Mutex<Vec<String>>>,
+    ws: WsTracking,
     mut req: Request<Incoming>,
 ) -> Result<Response<MockBody>, Infallible> {
     let upgrade = hyper::upgrade::on(&mut req);
@@ -232,7 +252,7 @@ async fn handle(
     };
     let reply = responder(&recorded);
     if let Body::WebSocket(frames) = &reply.body {
-        return Ok(accept_websocket(&parts.headers, upgrade, frames.clone(), ws_frames));
+        return Ok(accept_websocket(&parts.headers, upgrade, frames.clone(), ws));
     }
     let mut builder = Response::builder().status(reply.status);
     for (k, v) in &reply.headers {
@@ -306,7 +326,7 @@ fn accept_websocket(
     headers: &HeaderMap,
     upgrade: hyper::upgrade::OnUpgrade,
     frames: Vec<String>,
-    seen: Arc<Mutex<Vec<String>>>,
+    tracking: WsTracking,
 ) -> Response<MockBody> {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::{handshake::derive_accept_key, protocol::Role, Message};
@@ -315,20 +335,22 @@ fn accept_websocket(
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        while let Some(Ok(msg)) = ws.next().await {
+        'session: while let Some(Ok(msg)) = ws.next().await {
             match msg {
                 Message::Text(text) => {
-                    seen.lock().unwrap().push(text.to_string());
+                    tracking.frames.lock().unwrap().push(text.to_string());
                     for frame in &frames {
                         if ws.send(Message::text(frame.clone())).await.is_err() {
-                            return;
+                            break 'session;
                         }
                     }
                 }
-                Message::Close(_) => return,
+                Message::Close(_) => break,
                 _ => {}
             }
         }
+        tracking.ended.fetch_add(1, Ordering::SeqCst);
+        tracking.notify.notify_waiters();
     });
     Response::builder()
         .status(101)
@@ -347,5 +369,58 @@ impl<T> futures_util::Stream for ReceiverStream<T> {
     type Item = T;
     fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<T>> {
         self.0.poll_recv(cx)
+    }
+}
+
+// === SDK fixture rule ===
+
+impl MockUpstream {
+    /// A provider that answers every request by the fixture rule of tests/sdk/README.md.
+    pub fn sdk_fixtures() -> Self {
+        Self::new().route_fn("*", sdk_fixture_reply)
+    }
+}
+
+/// The fixture tests/sdk/README.md picks for a request (`anthropic/messages_tool.sse`, ...), or
+/// `None` when the rule has no row for it.
+pub fn sdk_fixture_for(req: &Recorded) -> Option<String> {
+    let path = req.uri.split('?').next().unwrap_or_default();
+    let body = req.json();
+    let ext = if body["stream"] == true { "sse" } else { "json" };
+    // `text` once the client sends a tool result back, `tool` for the first turn.
+    let kind = |has_result: bool| if has_result { "text" } else { "tool" };
+    let items = |key: &str| body[key].as_array().cloned().unwrap_or_default();
+    let name = match (req.method.as_str(), path) {
+        ("POST", "/v1/messages") => {
+            let last = items("messages").pop().unwrap_or_default();
+            let content = last["content"].as_array().cloned().unwrap_or_default();
+            let has = last["role"] == "user" && content.iter().any(|b| b["type"] == "tool_result");
+            format!("anthropic/messages_{}.{ext}", kind(has))
+        }
+        ("POST", "/v1/chat/completions") => {
+            let has = items("messages").iter().any(|m| m["role"] == "tool");
+            format!("openai/chat_{}.{ext}", kind(has))
+        }
+        ("POST", "/v1/responses") => {
+            let has = items("input").iter().any(|i| i["type"] == "function_call_output");
+            format!("openai/responses_{}.{ext}", kind(has))
+        }
+        ("POST", "/v1/messages/count_tokens") => "anthropic/count_tokens.json".into(),
+        ("GET", "/v1/models") if req.headers.contains_key("anthropic-version") => "anthropic/models.json".into(),
+        ("GET", "/v1/models") => "openai/models.json".into(),
+        _ => return None,
+    };
+    Some(name)
+}
+
+/// Serves `sdk_fixture_for(req)` (`.sse` as `text/event-stream`), or a JSON 404 naming the request.
+pub fn sdk_fixture_reply(req: &Recorded) -> Reply {
+    match sdk_fixture_for(req) {
+        Some(name) if name.ends_with(".sse") => Reply::sse(super::fixture(&name)),
+        Some(name) => Reply::json(super::fixture(&name)),
+        None => {
+            let message = format!("mock: no SDK fixture for {} {}", req.method, req.uri);
+            Reply::json(serde_json::json!({ "error": { "message": message } }).to_string()).status(404)
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 pub mod mock;
 
-pub use mock::{split_at, Body, MockHandle, MockUpstream, Recorded, Reply};
+pub use mock::{sdk_fixture_for, split_at, Body, MockHandle, MockUpstream, Recorded, Reply};
 
 use bytes::Bytes;
 use http::{Request, Response};
