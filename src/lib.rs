@@ -11,7 +11,7 @@
 //!   `websocket` (Codex's Responses WebSocket relay), `upstream` (pooled TLS clients), `ctx`.
 //! - `providers`: `Provider` (Anthropic | OpenAI), dialect detection, base-URL joins, Codex sign-in.
 //! - [`error`]: `ProxyError` rendered in the client's own error format; `StartupError`.
-//! - `body`: the one `Body` type. `features`: where Cargo features become code.
+//! - `body`: the one `Body` type. `features`: where Cargo features become code. [`logging`]: filters.
 //!
 //! # Request flow
 //! 1. **accept**: `server::run` serves each connection with `router::handle`; `GracefulShutdown` watches it.
@@ -29,6 +29,7 @@ mod body;
 pub mod config;
 pub mod error;
 pub mod features;
+pub mod logging;
 mod providers;
 mod proxy;
 mod router;

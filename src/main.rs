@@ -63,10 +63,7 @@ fn run(cli: CliOverrides, print_config: bool) -> Result<(), StartupError> {
         println!("{shown}");
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&loaded.config.logging.level))
-        .with_writer(std::io::stderr)
-        .init();
+    lunaroute::logging::init(&loaded.config.logging.level);
     if let Some(file) = &loaded.file {
         tracing::info!("config: {}", file.display());
     }
