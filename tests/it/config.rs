@@ -29,7 +29,7 @@ fn loaded_json(cli: &CliOverrides) -> Value {
 fn load_err(cli: &CliOverrides) -> String {
     match config::load(cli) {
         Ok(loaded) => panic!("expected an error, got {:?}", loaded.config),
-        Err(e) => e.to_string(),
+        Err(e) => { eprintln!("MSG: {e}"); e.to_string() }
     }
 }
 
@@ -210,7 +210,8 @@ fn booleans_accept_every_spelling_from_env_and_file() {
             assert_eq!(load(&none()).config.logging.log_requests, want, "env {spelling:?}");
         }
         jail.clear_env();
-        jail.set_env("HOME", jail.directory().display());
+        let home = jail.directory().display().to_string();
+        jail.set_env("HOME", home);
         for (spelling, want) in [("true", true), ("0", false), ("1", true), ("\"yes\"", true), ("\"off\"", false)] {
             jail.create_file("b.toml", &format!("[ui]\nenabled = {spelling}\n"))?;
             assert_eq!(load(&with_file("b.toml")).config.ui.enabled, want, "file {spelling}");
@@ -253,7 +254,8 @@ fn env_references_expand_and_a_missing_one_is_named() {
 
         // Jail can only unset a variable by clearing them all.
         jail.clear_env();
-        jail.set_env("HOME", jail.directory().display());
+        let home = jail.directory().display().to_string();
+        jail.set_env("HOME", home);
         jail.set_env("MOCK_ADDR", "127.0.0.1:9100");
         jail.set_env("DATA_DIR", "/tmp");
         let message = load_err(&with_file("refs.toml"));

@@ -41,6 +41,7 @@ async fn responses_are_byte_identical_direct_and_proxied() {
         ("/v1/chat/completions", "openai/chat_tool.sse", "text/event-stream", OPENAI_HEADERS),
         ("/v1/responses", "openai/responses_tool.sse", "text/event-stream", OPENAI_HEADERS),
         ("/v1/responses", "openai/responses_tool.json", "application/json", OPENAI_HEADERS),
+        ("/v1/messages", "anthropic/overloaded_after_200.sse", "text/event-stream", ANTHROPIC_HEADERS),
     ];
     for (path, fixture_name, content_type, headers) in cases {
         let bytes = fixture(fixture_name);

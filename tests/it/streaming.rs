@@ -62,7 +62,11 @@ async fn events_split_at_any_byte_arrive_intact() {
         ("lone CR", lone_cr.clone(), vec![5, 90, 91]),
     ];
     for (name, bytes, cuts) in cases {
-        let pieces = split_at(&bytes, &cuts);
+        let mut pieces = split_at(&bytes, &cuts);
+        // F3: an empty read and an SSE comment first; neither may break or reorder anything.
+        pieces.insert(0, Bytes::new());
+        pieces.insert(1, Bytes::from_static(b": ping - 1\n\n"));
+        let bytes = [b": ping - 1\n\n".as_slice(), &bytes].concat();
         let reply = Reply::sse(Bytes::new()).body(Body::Chunks(pieces, Duration::ZERO));
         let mock = MockUpstream::new().route("/v1/messages", reply).start().await;
         let proxy = spawn_proxy(config_for(&mock, &mock)).await;
@@ -115,6 +119,8 @@ async fn silence_timeout_is_reset_by_every_chunk() {
     let mock = MockUpstream::new().route("/v1/messages", reply).start().await;
     let mut config = config_for(&mock, &mock);
     config.providers.anthropic.http_client.timeout_secs = 1;
+    // The pool's idle timer must not touch an in-flight stream either.
+    config.providers.anthropic.http_client.pool_idle_timeout_secs = 1;
     let proxy = spawn_proxy(config).await;
     let started = std::time::Instant::now();
     let (head, body) = fetch(proxy.addr, post_json("/v1/messages", r#"{"stream":true}"#, CLIENT)).await;
