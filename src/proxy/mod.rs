@@ -31,7 +31,7 @@ pub(crate) async fn forward(
     let started = Instant::now();
     let upstream = state.upstream(provider).ok_or(ProxyError::DialectDisabled(provider))?;
     if websocket::is_upgrade(&req) {
-        return websocket::relay(upstream, req).await;
+        return websocket::relay(state, upstream, req).await;
     }
 
     // Request phase.

@@ -9,6 +9,7 @@ use super::passthrough::{prepare_request_headers, strip_hop_by_hop};
 use super::upstream::Upstream;
 use crate::body::{self, Body, BoxError};
 use crate::error::ProxyError;
+use crate::state::AppState;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -29,7 +30,13 @@ pub(crate) fn is_upgrade(req: &Request<Incoming>) -> bool {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-pub(crate) async fn relay(upstream: &Upstream, mut req: Request<Incoming>) -> Result<Response<Body>, ProxyError> {
+pub(crate) async fn relay(
+    state: &AppState,
+    upstream: &Upstream,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, ProxyError> {
+    let started = std::time::Instant::now();
+    let log = state.config.logging.log_requests.then(|| (state.next_request_id(), req.uri().path().to_string()));
     let client_upgrade = hyper::upgrade::on(&mut req);
     let (mut parts, _empty_body) = req.into_parts();
     let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
@@ -81,9 +88,18 @@ pub(crate) async fn relay(upstream: &Upstream, mut req: Request<Incoming>) -> Re
             }
         };
         let (mut client, mut provider) = (TokioIo::new(client), TokioIo::new(provider));
-        match tokio::io::copy_bidirectional(&mut client, &mut provider).await {
-            Ok((up, down)) => tracing::debug!(bytes_up = up, bytes_down = down, "websocket closed"),
-            Err(e) => tracing::debug!(error = %e, "websocket ended with an error"),
+        let result = tokio::io::copy_bidirectional(&mut client, &mut provider).await;
+        let (up, down, outcome) = match &result {
+            Ok((up, down)) => (*up, *down, "closed".to_string()),
+            Err(e) => (0, 0, format!("error ({e})")),
+        };
+        match log {
+            Some((id, path)) => tracing::info!(
+                target: "lunaroute::request",
+                "#{id} GET {path} provider=openai websocket status=101 total_ms={} bytes_up={up} bytes_down={down} outcome={outcome}",
+                started.elapsed().as_millis()
+            ),
+            None => tracing::debug!(bytes_up = up, bytes_down = down, "websocket {outcome}"),
         }
     });
     Ok(switched)
