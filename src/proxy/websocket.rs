@@ -76,7 +76,7 @@ pub(crate) async fn relay(
     }
 
     let upstream_upgrade = hyper::upgrade::on(&mut response);
-    let provider = upstream.provider.name();
+    let provider_name = upstream.provider.name();
     let mut switched = Response::new(body::empty());
     *switched.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *switched.headers_mut() = response.headers().clone();
@@ -97,7 +97,7 @@ pub(crate) async fn relay(
         match log {
             Some((id, path)) => tracing::info!(
                 target: "lunaroute::request",
-                "#{id} GET {path} provider={provider} websocket status=101 total_ms={} bytes_up={up} bytes_down={down} outcome={outcome}",
+                "#{id} GET {path} provider={provider_name} websocket status=101 total_ms={} bytes_up={up} bytes_down={down} outcome={outcome}",
                 started.elapsed().as_millis()
             ),
             None => tracing::debug!(bytes_up = up, bytes_down = down, "websocket {outcome}"),
