@@ -2,8 +2,10 @@
 //! client that shows frames as they arrive, and fixture loading.
 
 pub mod mock;
+pub mod sdk_fixtures;
 
-pub use mock::{sdk_fixture_for, split_at, Body, MockHandle, MockUpstream, Recorded, Reply};
+pub use mock::{split_at, Body, MockHandle, MockUpstream, Recorded, Reply};
+pub use sdk_fixtures::sdk_fixture_for;
 
 use bytes::Bytes;
 use http::{Request, Response};
