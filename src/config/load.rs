@@ -2,10 +2,12 @@
 //! command-line flags. A bad file, key, type or `${VAR}` stops startup with a `StartupError` naming it;
 //! nothing falls back to defaults silently.
 
+use super::env::{self, env_names_for, EnvVars, ENV_LAYER};
 use super::{expand_home, Config, Dialect};
 use crate::error::StartupError;
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider};
 use std::path::PathBuf;
 
 /// What the command line may override (the last layer).
@@ -30,76 +32,54 @@ pub struct Loaded {
     pub ignored_env: Vec<String>,
 }
 
-/// The documented flat environment names and the key each one sets.
-const ENV_TABLE: &[(&str, &str)] = &[
-    ("HOST", "host"),
-    ("PORT", "port"),
-    ("DIALECT", "api_dialect"),
-    ("API_DIALECT", "api_dialect"),
-    ("MAX_REQUEST_BODY_BYTES", "max_request_body_bytes"),
-    ("SHUTDOWN_GRACE_SECS", "shutdown_grace_secs"),
-    ("LOG_LEVEL", "logging.level"),
-    ("LOG_REQUESTS", "logging.log_requests"),
-    ("ENABLE_SESSION_RECORDING", "session_recording.enabled"),
-    ("ENABLE_SQLITE_WRITER", "session_recording.sqlite.enabled"),
-    ("SESSIONS_DB_PATH", "session_recording.sqlite.path"),
-    ("ENABLE_JSONL_WRITER", "session_recording.jsonl.enabled"),
-    ("SESSIONS_DIR", "session_recording.jsonl.directory"),
-];
-
-/// Per-provider flat names: `LUNAROUTE_{ANTHROPIC,OPENAI}_<suffix>`.
-const PROVIDER_ENV_TABLE: &[(&str, &str)] = &[
-    ("ENABLED", "enabled"),
-    ("BASE_URL", "base_url"),
-    ("API_KEY", "api_key"),
-    ("TIMEOUT_SECS", "http_client.timeout_secs"),
-    ("CONNECT_TIMEOUT_SECS", "http_client.connect_timeout_secs"),
-    ("POOL_MAX_IDLE", "http_client.pool_max_idle_per_host"),
-    ("POOL_IDLE_TIMEOUT_SECS", "http_client.pool_idle_timeout_secs"),
-    ("TCP_KEEPALIVE_SECS", "http_client.tcp_keepalive_secs"),
-];
-
-/// Top-level keys the nested `LUNAROUTE_A__B` form may start with.
-const TOP_LEVEL_KEYS: &[&str] = &[
-    "host",
-    "port",
-    "api_dialect",
-    "max_request_body_bytes",
-    "shutdown_grace_secs",
-    "providers",
-    "logging",
-    "session_recording",
-    "ui",
-];
-
-/// Maps one environment variable name to the config key it sets, if it is one of ours.
-fn env_key(name: &str) -> Option<String> {
-    let rest = name.strip_prefix("LUNAROUTE_")?;
-    if rest == "CONFIG" {
-        return None; // names the file, not a key
-    }
-    if rest.contains("__") {
-        let key = rest.to_ascii_lowercase().replace("__", ".");
-        let top = key.split('.').next().unwrap_or_default();
-        return TOP_LEVEL_KEYS.contains(&top).then_some(key);
-    }
-    if let Some((_, key)) = ENV_TABLE.iter().find(|(n, _)| *n == rest) {
-        return Some((*key).to_string());
-    }
-    for provider in ["ANTHROPIC", "OPENAI"] {
-        let Some(suffix) = rest.strip_prefix(provider).and_then(|s| s.strip_prefix('_')) else {
-            continue;
-        };
-        if let Some((_, key)) = PROVIDER_ENV_TABLE.iter().find(|(n, _)| *n == suffix) {
-            return Some(format!("providers.{}.{key}", provider.to_ascii_lowercase()));
-        }
-    }
-    None
+/// A layer under a name users recognise in errors. Figment's own names would read
+/// `for key "PORT" in environment variable(s)` or `in (&str, &String)`; ours read
+/// `for key "port (from LUNAROUTE_PORT)" in LUNAROUTE_* environment` and `in --port flag`.
+struct Layer<P> {
+    name: String,
+    inner: P,
 }
 
-/// The environment layer: only names `env_key` knows, so a stray variable never stops startup.
-fn env_provider() -> Env {
-    Env::raw().filter_map(|name| env_key(name.as_str()).map(Into::into)).lowercase(false)
+impl<P: Provider> Provider for Layer<P> {
+    fn metadata(&self) -> Metadata {
+        let env = self.name == ENV_LAYER;
+        Metadata::named(self.name.clone()).interpolater(move |_: &Profile, keys: &[&str]| {
+            let key = keys.join(".");
+            match env_names_for(&key) {
+                names if env && !names.is_empty() => format!("{key} (from {})", names.join(", ")),
+                _ => key,
+            }
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        self.inner.data()
+    }
+}
+
+fn env_provider() -> Layer<EnvVars> {
+    Layer {
+        name: ENV_LAYER.to_string(),
+        inner: EnvVars,
+    }
+}
+
+/// One command-line flag as a layer of its own, so an error names the flag.
+fn flag<V: serde::Serialize>(flag: &str, key: &'static str, value: V) -> Layer<(&'static str, V)> {
+    Layer {
+        name: format!("--{flag} flag"),
+        inner: (key, value),
+    }
+}
+
+/// ` (from LUNAROUTE_X)` or ` (from --x flag)` when `key` was not set by the defaults or the file,
+/// so a validation error does not send the user looking in the wrong place.
+fn source_note(figment: &Figment, key: &str) -> String {
+    match figment.find_metadata(key) {
+        Some(md) if md.name == ENV_LAYER => format!(" (from {})", env_names_for(key).join(", ")),
+        Some(md) if md.name.starts_with("--") => format!(" (from {})", md.name),
+        _ => String::new(),
+    }
 }
 
 /// Which file to read: `--config`, else `LUNAROUTE_CONFIG`, else `~/.lunaroute/config.toml` if present.
@@ -121,20 +101,20 @@ pub fn load(cli: &CliOverrides) -> Result<Loaded, StartupError> {
         // Figment skips a missing file silently; a file the user named must exist and be readable.
         std::fs::read_to_string(path)
             .map_err(|e| StartupError::new(format!("reading config {}", path.display()), e))?;
-        user = user.merge(Toml::file(path));
+        user = user.merge(Toml::file_exact(path));
     }
     user = user.merge(env_provider());
     if let Some(host) = &cli.host {
-        user = user.merge(("host", host));
+        user = user.merge(flag("host", "host", host));
     }
     if let Some(port) = cli.port {
-        user = user.merge(("port", port));
+        user = user.merge(flag("port", "port", port));
     }
     if let Some(dialect) = &cli.dialect {
-        user = user.merge(("api_dialect", dialect));
+        user = user.merge(flag("dialect", "api_dialect", dialect));
     }
     if let Some(level) = &cli.log_level {
-        user = user.merge(("logging.level", level));
+        user = user.merge(flag("log-level", "logging.level", level));
     }
 
     let doing = match &file {
@@ -142,27 +122,37 @@ pub fn load(cli: &CliOverrides) -> Result<Loaded, StartupError> {
         None => "reading config (defaults and LUNAROUTE_* environment)".to_string(),
     };
     let figment = Figment::from(Serialized::defaults(Config::default())).merge(user.clone());
-    let mut config: Config =
-        figment.extract().map_err(|e| StartupError::new(doing.clone(), first_error(e)))?;
+    let mut config: Config = figment
+        .extract()
+        .map_err(|e| StartupError::new(doing.clone(), first_error(e)))?;
     expand_env_refs(&mut config).map_err(|why| StartupError::new(doing.clone(), why))?;
-    validate(&config).map_err(|why| StartupError::new(doing, why))?;
+    validate(&config).map_err(|(key, why)| {
+        StartupError::new(
+            doing,
+            format!("key `{key}`{}: {why}", source_note(&figment, &key)),
+        )
+    })?;
 
     let explicit_sections = ["session_recording", "ui"]
         .iter()
         .filter(|s| user.find_value(s).is_ok())
         .map(|s| s.to_string())
         .collect();
-    let ignored_env = std::env::vars_os()
-        .filter_map(|(k, _)| k.into_string().ok())
-        .filter(|k| k.starts_with("LUNAROUTE_") && k != "LUNAROUTE_CONFIG" && env_key(k).is_none())
-        .collect();
-    Ok(Loaded { config, file, explicit_sections, ignored_env })
+    let ignored_env = env::ignored();
+    Ok(Loaded {
+        config,
+        file,
+        explicit_sections,
+        ignored_env,
+    })
 }
 
 /// Figment reports every error it found; the first one, with its key and source, is the useful one.
 fn first_error(e: figment::Error) -> String {
     let first = e.into_iter().next();
-    first.map(|e| e.to_string().replace("\"default.", "\"")).unwrap_or_default()
+    first
+        .map(|e| e.to_string().replace("\"default.", "\""))
+        .unwrap_or_default()
 }
 
 /// Replaces `${NAME}` in `value` from the environment; a missing variable is an error naming it.
@@ -172,7 +162,9 @@ pub(crate) fn expand_vars(key: &str, value: &str) -> Result<String, String> {
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| format!("key `{key}`: unclosed `${{` in value"))?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("key `{key}`: unclosed `${{` in value"))?;
         let name = &after[..end];
         let resolved = std::env::var(name).map_err(|_| {
             format!("key `{key}` refers to environment variable `{name}`, which is not set")
@@ -185,9 +177,10 @@ pub(crate) fn expand_vars(key: &str, value: &str) -> Result<String, String> {
 }
 
 fn expand_env_refs(config: &mut Config) -> Result<(), String> {
-    for (name, provider) in
-        [("anthropic", &mut config.providers.anthropic), ("openai", &mut config.providers.openai)]
-    {
+    for (name, provider) in [
+        ("anthropic", &mut config.providers.anthropic),
+        ("openai", &mut config.providers.openai),
+    ] {
         if let Some(url) = &provider.base_url {
             provider.base_url = Some(expand_vars(&format!("providers.{name}.base_url"), url)?);
         }
@@ -205,43 +198,88 @@ fn expand_env_refs(config: &mut Config) -> Result<(), String> {
 }
 
 /// Checks made once, before binding: after this nothing on the request path re-validates config.
-fn validate(config: &Config) -> Result<(), String> {
+/// An error is the key at fault and why.
+fn validate(config: &Config) -> Result<(), (String, String)> {
+    let fail = |key: &str, why: String| Err((key.to_string(), why));
     if config.max_request_body_bytes == 0 {
-        return Err("key `max_request_body_bytes`: must be greater than 0".into());
+        return fail("max_request_body_bytes", "must be greater than 0".into());
     }
-    tracing_subscriber::EnvFilter::try_new(&config.logging.level).map_err(|e| {
-        format!("key `logging.level`: `{}` is not a log level ({e})", config.logging.level)
-    })?;
-    let providers = [("anthropic", &config.providers.anthropic), ("openai", &config.providers.openai)];
+    check_level(&config.logging.level).or_else(|why| fail("logging.level", why))?;
+    let providers = [
+        ("anthropic", &config.providers.anthropic),
+        ("openai", &config.providers.openai),
+    ];
     for (name, provider) in providers {
         if let Some(url) = &provider.base_url {
-            check_base_url(url)
-                .map_err(|why| format!("key `providers.{name}.base_url`: {why} (got `{url}`)"))?;
+            check_base_url(url).or_else(|why| {
+                fail(
+                    &format!("providers.{name}.base_url"),
+                    format!("{why} (got `{url}`)"),
+                )
+            })?;
         }
-        if provider.api_key.as_ref().is_some_and(|k| k.is_empty()) {
-            return Err(format!("key `providers.{name}.api_key`: is empty (leave it out to pass the client's key through)"));
+        let key = format!("providers.{name}.api_key");
+        match &provider.api_key {
+            Some(k) if k.is_empty() => {
+                return fail(
+                    &key,
+                    "is empty (leave it out to pass the client's key through)".into(),
+                )
+            }
+            // Caught here rather than as a 500 on every request; the value itself is never shown.
+            Some(k) if http::HeaderValue::from_str(k.expose()).is_err() => {
+                return fail(
+                    &key,
+                    "contains characters a header cannot carry (a stray newline?)".into(),
+                )
+            }
+            _ => {}
         }
         let http = &provider.http_client;
-        for (field, value) in
-            [("timeout_secs", http.timeout_secs), ("connect_timeout_secs", http.connect_timeout_secs)]
-        {
+        for (field, value) in [
+            ("timeout_secs", http.timeout_secs),
+            ("connect_timeout_secs", http.connect_timeout_secs),
+        ] {
             if value == 0 {
-                return Err(format!("key `providers.{name}.http_client.{field}`: must be greater than 0"));
+                return fail(
+                    &format!("providers.{name}.http_client.{field}"),
+                    "must be greater than 0".into(),
+                );
             }
         }
     }
     if config.providers.anthropic.codex_auth.enabled {
-        return Err("key `providers.anthropic.codex_auth`: Codex sign-in applies to providers.openai only".into());
+        return fail(
+            "providers.anthropic.codex_auth.enabled",
+            "Codex sign-in applies to providers.openai only".into(),
+        );
     }
     let anthropic_on = config.api_dialect != Dialect::Openai && config.providers.anthropic.enabled;
     let openai_on = config.api_dialect != Dialect::Anthropic && config.providers.openai.enabled;
     if !anthropic_on && !openai_on {
-        return Err(format!(
-            "key `api_dialect`: `{:?}` with its provider disabled leaves nothing to serve",
-            config.api_dialect
-        ));
+        let dialect = serde_json::to_value(config.api_dialect).unwrap_or_default();
+        return fail(
+            "api_dialect",
+            format!("{dialect} with its provider disabled leaves nothing to serve"),
+        );
     }
     Ok(())
+}
+
+/// A level name, or a tracing filter with `=`/`,` in it. A lone unknown word would parse as a
+/// target name and silently switch every log line off, so it is refused.
+fn check_level(level: &str) -> Result<(), String> {
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    let is_filter = level.contains(['=', ',', '[']);
+    if !is_filter && !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+        let levels = LEVELS.join(", ");
+        return Err(format!(
+            "`{level}` is not a log level (expected one of {levels}, or a filter such as `info,lunaroute=debug`)"
+        ));
+    }
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map(drop)
+        .map_err(|e| format!("`{level}` is not a log filter ({e})"))
 }
 
 fn check_base_url(url: &str) -> Result<(), String> {

@@ -4,6 +4,7 @@
 //! Sections of features that are compiled out still parse (one file serves every build);
 //! `features::warn_compiled_out` tells the user once.
 
+mod env;
 mod load;
 mod secret;
 
@@ -182,25 +183,38 @@ impl Default for HttpClientConfig {
 
 impl Default for CodexAuthConfig {
     fn default() -> Self {
-        Self { enabled: false, auth_file: "~/.codex/auth.json".into() }
+        Self {
+            enabled: false,
+            auth_file: "~/.codex/auth.json".into(),
+        }
     }
 }
 
 impl Default for Logging {
     fn default() -> Self {
-        Self { level: "info".into(), log_requests: false }
+        Self {
+            level: "info".into(),
+            log_requests: false,
+        }
     }
 }
 
 impl Default for SessionRecording {
     fn default() -> Self {
-        Self { enabled: true, sqlite: SqliteConfig::default(), jsonl: JsonlConfig::default() }
+        Self {
+            enabled: true,
+            sqlite: SqliteConfig::default(),
+            jsonl: JsonlConfig::default(),
+        }
     }
 }
 
 impl Default for SqliteConfig {
     fn default() -> Self {
-        Self { enabled: true, path: "~/.lunaroute/sessions.db".into() }
+        Self {
+            enabled: true,
+            path: "~/.lunaroute/sessions.db".into(),
+        }
     }
 }
 

@@ -25,7 +25,10 @@ impl Secret {
 /// `***#` and six hex digits of SHA-256: stable per value, useless for recovering it.
 pub fn fingerprint(value: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, value);
-    let hex: String = digest.as_ref()[..3].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = digest.as_ref()[..3]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("***#{hex}")
 }
 
@@ -61,7 +64,11 @@ mod tests {
     #[test]
     fn never_prints_the_value() {
         let key = Secret::new("sk-ant-api03-very-secret");
-        for shown in [format!("{key:?}"), format!("{key}"), serde_json::to_string(&key).unwrap()] {
+        for shown in [
+            format!("{key:?}"),
+            format!("{key}"),
+            serde_json::to_string(&key).unwrap(),
+        ] {
             assert!(!shown.contains("very-secret"), "{shown}");
             assert!(shown.contains("***#"), "{shown}");
         }
