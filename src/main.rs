@@ -34,10 +34,40 @@ struct Args {
     version: bool,
 }
 
+/// `argh::from_env`, except that a usage error (`--port eighty`) exits 2 like every other startup
+/// error instead of argh's 1.
+fn parse_args() -> Result<Args, ExitCode> {
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    Args::from_args(&["lunaroute-server"], &argv).map_err(|early| match early.status {
+        Ok(()) => {
+            println!("{}", early.output);
+            ExitCode::SUCCESS
+        }
+        Err(()) => {
+            eprintln!(
+                "{}\nRun lunaroute-server --help for more information.",
+                early.output
+            );
+            ExitCode::from(2)
+        }
+    })
+}
+
 fn main() -> ExitCode {
-    let args: Args = argh::from_env();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     if args.version {
-        println!("lunaroute-server {} (features: {})", env!("CARGO_PKG_VERSION"), features::compiled().join(", "));
+        println!(
+            "lunaroute-server {} (features: {})",
+            env!("CARGO_PKG_VERSION"),
+            features::compiled().join(", ")
+        );
         return ExitCode::SUCCESS;
     }
     let cli = CliOverrides {
@@ -72,14 +102,18 @@ fn run(cli: CliOverrides, print_config: bool) -> Result<(), StartupError> {
     }
     features::warn_compiled_out(&loaded.explicit_sections);
 
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| StartupError::new("starting the runtime", e))?;
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| StartupError::new("starting the runtime", e))?;
     runtime.block_on(async {
         let (host, port) = (loaded.config.host.clone(), loaded.config.port);
         let state = AppState::new(loaded.config)?;
         let listeners = server::bind(&host, port).await?;
         for l in &listeners {
             if let Ok(addr) = l.local_addr() {
-                tracing::info!("LunaRoute {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+                tracing::info!(
+                    "LunaRoute {} listening on http://{addr}",
+                    env!("CARGO_PKG_VERSION")
+                );
             }
         }
         server::run(listeners, state, server::shutdown_signal()).await;
