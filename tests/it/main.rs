@@ -3,11 +3,11 @@
 
 mod support;
 
-mod passthrough;
-mod config;
 mod cli;
-mod routes;
+mod config;
 mod errors;
+mod passthrough;
+mod routes;
 mod streaming;
 mod websocket;
 
