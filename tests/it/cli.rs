@@ -1,1 +1,325 @@
-//! placeholder
+//! The real `lunaroute-server` binary as a subprocess: `--version`, `--print-config` (secrets masked),
+//! exit code 2 with a useful message for bad config, and a zero-config start that serves `/healthz`
+//! and exits 0 on SIGTERM. Each run gets an empty environment and a throw-away HOME, so neither the
+//! developer's shell nor their ~/.lunaroute can change the outcome; every wait is bounded.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lunaroute-server");
+
+/// A directory used as HOME for one run, removed afterwards.
+struct TempHome(PathBuf);
+
+impl TempHome {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("lunaroute-cli-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp HOME");
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The binary with nothing inherited: no LUNAROUTE_* from the shell (or from a `figment::Jail` in a
+/// concurrently running config test), HOME pointing at `home`, plain log output.
+fn server(home: &TempHome) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        .current_dir(home.path());
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Runs to completion, killing the process if it takes longer than 30 s.
+fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn lunaroute-server");
+    let guard = Guard(Some(child));
+    let output = guard.wait_output(Duration::from_secs(30));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
+/// Kills the child on drop, so a failed assertion never leaves a server running.
+struct Guard(Option<Child>);
+
+impl Guard {
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("child still owned")
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child().try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "lunaroute-server did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_output(mut self, within: Duration) -> Output {
+        // Drain the pipes on threads so a chatty child cannot block on a full pipe.
+        let mut out = self.child().stdout.take().expect("stdout piped");
+        let mut err = self.child().stderr.take().expect("stderr piped");
+        let out = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = out.read_to_end(&mut buf);
+            buf
+        });
+        let err = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = err.read_to_end(&mut buf);
+            buf
+        });
+        let status = self.wait_exit(within);
+        Output {
+            status,
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let home = TempHome::new();
+    let (code, stdout, stderr) = run(server(&home).arg("--version"));
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let want = format!("lunaroute-server {}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        stdout.starts_with(&want),
+        "{stdout:?} should start with {want:?}"
+    );
+}
+
+#[test]
+fn print_config_masks_the_api_key_and_shows_every_layer() {
+    let home = TempHome::new();
+    let secret = "sk-ant-api03-cli-test-secret-value";
+    let file = home.write(
+        "c.toml",
+        "[providers.openai]\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+    );
+    let mut cmd = server(&home);
+    cmd.args(["--print-config", "--port", "4321", "--config"])
+        .arg(&file);
+    cmd.env("LUNAROUTE_ANTHROPIC_API_KEY", secret)
+        .env("LUNAROUTE_LOG_LEVEL", "debug");
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert!(
+        !stdout.contains(secret) && !stderr.contains(secret),
+        "the key leaked: {stdout}{stderr}"
+    );
+    assert!(
+        !stdout.contains("cli-test-secret"),
+        "part of the key leaked: {stdout}"
+    );
+
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout).expect("--print-config prints JSON");
+    let fingerprint = lunaroute::config::fingerprint(secret.as_bytes());
+    assert!(fingerprint.starts_with("***#"), "{fingerprint}");
+    assert_eq!(
+        shown["providers"]["anthropic"]["api_key"],
+        fingerprint.as_str()
+    );
+    assert_eq!(shown["port"], 4321, "flag");
+    assert_eq!(shown["logging"]["level"], "debug", "environment");
+    assert_eq!(
+        shown["providers"]["openai"]["base_url"], "http://127.0.0.1:9/v1",
+        "file"
+    );
+    assert_eq!(
+        shown["providers"]["openai"]["api_key"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
+fn bad_config_exits_2_naming_the_file_and_the_key() {
+    let home = TempHome::new();
+    let file = home.write("typo.toml", "host = \"127.0.0.1\"\nprot = 8080\n");
+    let (code, stdout, stderr) = run(server(&home).arg("--config").arg(&file));
+    assert_eq!(code, Some(2), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stderr.contains(&file.display().to_string()),
+        "names the file: {stderr}"
+    );
+    assert!(stderr.contains("prot"), "names the key: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let missing = home.path().join("nope.toml");
+    let (code, _, stderr) = run(server(&home).arg("--config").arg(&missing));
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains(&missing.display().to_string()),
+        "names the file: {stderr}"
+    );
+
+    // The same through LUNAROUTE_CONFIG, and for a bad flag value.
+    let (code, _, stderr) = run(server(&home).env("LUNAROUTE_CONFIG", &missing));
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("nope.toml"), "{stderr}");
+    let (code, _, stderr) = run(server(&home).args(["--dialect", "gemini"]));
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("--dialect") && stderr.contains("gemini"),
+        "{stderr}"
+    );
+
+    // A flag argh cannot parse is a startup error too, not argh's usual exit code 1.
+    let (code, _, stderr) = run(server(&home).args(["--port", "eighty"]));
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("--port") && stderr.contains("eighty"),
+        "{stderr}"
+    );
+
+    // A bad home file is not skipped either.
+    std::fs::create_dir_all(home.path().join(".lunaroute")).unwrap();
+    home.write(".lunaroute/config.toml", "port = \"eighty\"\n");
+    let (code, _, stderr) = run(&mut server(&home));
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains(".lunaroute/config.toml") && stderr.contains("port"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn zero_config_start_serves_healthz_and_stops_cleanly_on_sigterm() {
+    let home = TempHome::new();
+    let mut cmd = server(&home);
+    // An unrelated variable in the user's shell is warned about, never fatal.
+    cmd.args(["--port", "0"])
+        .env("LUNAROUTE_SOMETHING_ELSE", "1");
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn lunaroute-server");
+    let mut guard = Guard(Some(child));
+
+    // Forward stderr lines over a channel so every read can be bounded by a timeout.
+    let stderr = guard.child().stderr.take().expect("stderr piped");
+    let (tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no `listening on` line; stderr so far: {seen:#?}"));
+        let found = line.split("listening on http://").nth(1).map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || ".:[]".contains(*c))
+                .collect::<String>()
+        });
+        seen.push(line);
+        if let Some(addr) = found {
+            break addr;
+        }
+    };
+    assert!(
+        seen.iter().any(|l| l.contains("LUNAROUTE_SOMETHING_ELSE")),
+        "the unknown variable is warned about before serving: {seen:#?}"
+    );
+
+    let response = http_get(&addr, "/healthz");
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "GET /healthz on {addr}: {response}"
+    );
+
+    let pid = guard.child().id().to_string();
+    // An explicit PATH: a config test's `figment::Jail` may have cleared this process's environment.
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let status = guard.wait_exit(Duration::from_secs(10));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "SIGTERM is a clean shutdown; stderr: {seen:#?}"
+    );
+}
+
+/// One HTTP/1.1 request on a plain socket, every step bounded by a 10 s timeout.
+fn http_get(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .unwrap_or_else(|e| panic!("read from {addr}: {e}"));
+    response
+}
