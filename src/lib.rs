@@ -1,7 +1,7 @@
 //! LunaRoute: a local proxy between AI coding assistants and their providers.
 //!
 //! # Layout
-//! - `main.rs`: flags → logging → `config::load` → `server::bind` → `server::run`.
+//! - `main.rs`: flags ([`cli`]) → `config::load` → logging → `server::bind` → `server::run`.
 //! - [`config`]: the config tree, its layers (defaults < TOML < `LUNAROUTE_*` env < flags), `Secret`.
 //! - [`server`]: listeners, the accept loop, graceful shutdown.
 //! - `router`: the one `match` every request goes through; the only place errors become responses.
@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 mod body;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod features;

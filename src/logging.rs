@@ -19,5 +19,11 @@ pub fn filter(level: &str) -> EnvFilter {
 
 /// Logs to stderr; call once at startup.
 pub fn init(level: &str) {
-    tracing_subscriber::fmt().with_env_filter(filter(level)).with_writer(std::io::stderr).init();
+    use std::io::IsTerminal;
+    // No colour codes when stderr goes to a file or a pipe.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter(level))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }

@@ -67,6 +67,9 @@ pub async fn shutdown_signal() {
 
 /// Serves every listener until `shutdown` resolves, then drains for `shutdown_grace_secs`.
 pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
+    for addr in listeners.iter().filter_map(|l| l.local_addr().ok()) {
+        tracing::info!("LunaRoute {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+    }
     let (tx, mut accepted) = tokio::sync::mpsc::channel::<TcpStream>(64);
     let acceptors: Vec<_> = listeners
         .into_iter()

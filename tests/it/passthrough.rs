@@ -30,10 +30,13 @@ const OPENAI_HEADERS: &[(&str, &str)] = &[
 /// A request body with a thinking block and signature that must arrive untouched (F6, F10).
 const ANTHROPIC_BODY: &str = r#"{"model":"claude-sonnet-4-5","max_tokens":64000,"stream":true,"context_management":{"edits":[{"type":"clear_tool_uses_20250919"}]},"messages":[{"role":"user","content":"hi é ☀"},{"role":"assistant","content":[{"type":"thinking","thinking":"Let me think","signature":"EqQBCkYIBxgCKkB+sig/==="},{"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"a.txt"}]}],   "metadata":{"user_id":"{\"session_id\":\"x\"}"}}"#;
 
+/// A client's header list.
+type Headers = &'static [(&'static str, &'static str)];
+
 /// Every provider fixture, sent directly and through the proxy: identical status, headers and bytes.
 #[tokio::test]
 async fn responses_are_byte_identical_direct_and_proxied() {
-    let cases: &[(&str, &str, &str, &[(&str, &str)])] = &[
+    let cases: &[(&str, &str, &str, Headers)] = &[
         ("/v1/messages", "anthropic/messages_tool.json", "application/json", ANTHROPIC_HEADERS),
         ("/v1/messages", "anthropic/messages_tool.sse", "text/event-stream", ANTHROPIC_HEADERS),
         ("/v1/messages", "anthropic/thinking_tool.sse", "text/event-stream", ANTHROPIC_HEADERS),
@@ -99,4 +102,17 @@ async fn query_string_and_hop_by_hop_headers() {
     for (name, value) in ANTHROPIC_HEADERS {
         assert_eq!(seen.header(name), Some(*value), "{name}");
     }
+}
+
+/// Sequential requests share one pooled provider connection (no TLS/TCP setup per request).
+#[tokio::test]
+async fn provider_connections_are_reused() {
+    let mock = MockUpstream::new().route("/v1/messages", Reply::json("{}")).start().await;
+    let proxy = spawn_proxy(config_for(&mock, &mock)).await;
+    for _ in 0..5 {
+        let (head, _) = fetch(proxy.addr, post_json("/v1/messages", "{}", ANTHROPIC_HEADERS)).await;
+        assert_eq!(head.status(), 200);
+    }
+    assert_eq!(mock.requests().len(), 5);
+    assert_eq!(mock.connections_opened(), 1, "each request opened its own provider connection");
 }

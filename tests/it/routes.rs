@@ -31,11 +31,14 @@ async fn admin_routes() {
     assert!(a.requests().is_empty() && o.requests().is_empty());
 }
 
+/// (method, client path, client headers, provider expected, path the provider sees)
+type RouteCase = (&'static str, &'static str, &'static [(&'static str, &'static str)], &'static str, &'static str);
+
 #[tokio::test]
 async fn each_path_reaches_its_provider() {
     let (a, o) = two_mocks().await;
     let proxy = spawn_proxy(config_for(&a, &o)).await;
-    let cases: &[(&str, &str, &[(&str, &str)], &str, &str)] = &[
+    let cases: &[RouteCase] = &[
         ("POST", "/v1/messages?beta=true", ANTHROPIC, "anthropic", "/v1/messages?beta=true"),
         ("POST", "/v1/messages/count_tokens?beta=true", ANTHROPIC, "anthropic", "/v1/messages/count_tokens?beta=true"),
         ("GET", "/v1/models", ANTHROPIC, "anthropic", "/v1/models"),
