@@ -143,6 +143,12 @@ impl HttpBody for ResponseBody {
                     let data = data.clone();
                     this.note_tail(&data);
                 }
+                // With a content-length, hyper stops polling once it has written that many bytes,
+                // so the last frame is where a complete body ends, not a later `None`.
+                if this.inner.is_end_stream() {
+                    this.done = true;
+                    this.end(End::Done);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
@@ -165,7 +171,7 @@ impl HttpBody for ResponseBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done && self.pending.is_none()
+        self.pending.is_none() && (self.done || self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -176,7 +182,9 @@ impl HttpBody for ResponseBody {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        // Still unfinished here means the client went away (or hyper gave up on the connection).
-        self.end(End::Cancelled);
+        // An empty body (204, HEAD) is never polled: it ended with the headers. Anything else still
+        // unfinished here means the client went away (or hyper gave up on the connection).
+        let end = if self.inner.is_end_stream() { End::Done } else { End::Cancelled };
+        self.end(end);
     }
 }

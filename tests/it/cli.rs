@@ -242,13 +242,36 @@ fn zero_config_start_serves_healthz_and_stops_cleanly_on_sigterm() {
     // An unrelated variable in the user's shell is warned about, never fatal.
     cmd.args(["--port", "0"])
         .env("LUNAROUTE_SOMETHING_ELSE", "1");
+    let (mut guard, addr, seen, _lines) = start(&mut cmd);
+    assert!(
+        seen.iter().any(|l| l.contains("LUNAROUTE_SOMETHING_ELSE")),
+        "the unknown variable is warned about before serving: {seen:#?}"
+    );
+
+    let response = http_get(&addr, "/healthz");
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "GET /healthz on {addr}: {response}"
+    );
+
+    sigterm(&mut guard);
+    let status = guard.wait_exit(Duration::from_secs(10));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "SIGTERM is a clean shutdown; stderr: {seen:#?}"
+    );
+}
+
+/// Spawns the server and waits (bounded) for its `listening on` line. Returns the guard, the
+/// address, the stderr lines so far and the channel carrying the rest.
+fn start(cmd: &mut Command) -> (Guard, String, Vec<String>, mpsc::Receiver<String>) {
     let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn lunaroute-server");
     let mut guard = Guard(Some(child));
-
     // Forward stderr lines over a channel so every read can be bounded by a timeout.
     let stderr = guard.child().stderr.take().expect("stderr piped");
     let (tx, lines) = mpsc::channel::<String>();
@@ -276,17 +299,10 @@ fn zero_config_start_serves_healthz_and_stops_cleanly_on_sigterm() {
             break addr;
         }
     };
-    assert!(
-        seen.iter().any(|l| l.contains("LUNAROUTE_SOMETHING_ELSE")),
-        "the unknown variable is warned about before serving: {seen:#?}"
-    );
+    (guard, addr, seen, lines)
+}
 
-    let response = http_get(&addr, "/healthz");
-    assert!(
-        response.starts_with("HTTP/1.1 200"),
-        "GET /healthz on {addr}: {response}"
-    );
-
+fn sigterm(guard: &mut Guard) {
     let pid = guard.child().id().to_string();
     // An explicit PATH: a config test's `figment::Jail` may have cleared this process's environment.
     let killed = Command::new("kill")
@@ -295,12 +311,74 @@ fn zero_config_start_serves_healthz_and_stops_cleanly_on_sigterm() {
         .status()
         .expect("run kill");
     assert!(killed.success());
-    let status = guard.wait_exit(Duration::from_secs(10));
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "SIGTERM is a clean shutdown; stderr: {seen:#?}"
+}
+
+/// `log_requests`: one line per request with its figures, and no credential anywhere in the log,
+/// even at trace level.
+#[test]
+fn request_log_has_one_line_per_request_and_never_a_credential() {
+    use crate::support::{fixture, MockUpstream, Reply};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mock = runtime.block_on(
+        MockUpstream::new()
+            .route("/v1/messages", Reply::sse(fixture("anthropic/messages_text.sse")))
+            .route("/v1/chat/completions", Reply::json(fixture("openai/chat_text.json")))
+            .start(),
     );
+    let home = TempHome::new();
+    let mut cmd = server(&home);
+    cmd.args(["--port", "0", "--log-level", "trace"])
+        .env("LUNAROUTE_LOG_REQUESTS", "yes")
+        .env("LUNAROUTE_ANTHROPIC_BASE_URL", mock.url())
+        .env("LUNAROUTE_OPENAI_BASE_URL", format!("{}/v1", mock.url()))
+        .env("LUNAROUTE_OPENAI_API_KEY", "sk-proj-CONFIGURED-SECRET-4");
+    let (mut guard, addr, mut seen, lines) = start(&mut cmd);
+
+    let anthropic = http_request(&addr, "POST /v1/messages?beta=true", &[
+        ("x-api-key", "sk-ant-CLIENT-SECRET-1"),
+        ("authorization", "Bearer CLIENT-SECRET-2"),
+        ("cookie", "session=CLIENT-SECRET-3"),
+        ("anthropic-version", "2023-06-01"),
+    ], r#"{"model":"claude-sonnet-4-5","stream":true,"messages":[]}"#);
+    assert!(anthropic.starts_with("HTTP/1.1 200"), "{anthropic}");
+    let openai = http_request(&addr, "POST /v1/chat/completions", &[("authorization", "Bearer sk-CLIENT-SECRET-5")],
+        r#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-5-mini"}"#);
+    assert!(openai.starts_with("HTTP/1.1 200"), "{openai}");
+    assert_eq!(mock.requests().len(), 2);
+
+    sigterm(&mut guard);
+    assert_eq!(guard.wait_exit(Duration::from_secs(10)).code(), Some(0));
+    seen.extend(lines.try_iter());
+    let log = seen.join("\n");
+    for secret in ["SECRET-1", "SECRET-2", "SECRET-3", "SECRET-4", "SECRET-5"] {
+        assert!(!log.contains(secret), "{secret} leaked into the log:\n{log}");
+    }
+    let request_lines: Vec<&String> = seen.iter().filter(|l| l.contains("lunaroute::request")).collect();
+    assert_eq!(request_lines.len(), 2, "{log}");
+    let first = request_lines[0];
+    for part in ["POST /v1/messages provider=anthropic model=claude-sonnet-4-5 status=200", "stream=yes", "outcome=ok", "upstream_ms=", "total_ms=", "overhead_us="] {
+        assert!(first.contains(part), "{part:?} missing from {first}");
+    }
+    let second = request_lines[1];
+    for part in ["POST /v1/chat/completions provider=openai model=gpt-5-mini status=200", "stream=no", "outcome=ok"] {
+        assert!(second.contains(part), "{part:?} missing from {second}");
+    }
+}
+
+/// One HTTP/1.1 request with headers and a body, read to the end (`Connection: close`).
+fn http_request(addr: &str, request_line: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = format!("{request_line} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap_or_else(|e| panic!("read from {addr}: {e}"));
+    response
 }
 
 /// One HTTP/1.1 request on a plain socket, every step bounded by a 10 s timeout.
