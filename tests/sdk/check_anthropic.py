@@ -17,20 +17,20 @@ Prints one line per passed check; exits 1 on the first failure.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import traceback
-from pathlib import Path
+
+from harness import Checks, eq, expect
 
 try:
     import anthropic
 except ImportError:  # pragma: no cover
     sys.exit("FAIL: the `anthropic` package is not installed (pip install -r tests/sdk/requirements.txt)")
 
-URL = os.environ.get("LUNAROUTE_URL", "").rstrip("/")
-if not URL:
-    sys.exit("FAIL: set LUNAROUTE_URL to the proxy base URL, e.g. http://127.0.0.1:8081 (no /v1)")
-FIXTURES = Path(os.environ.get("LUNAROUTE_FIXTURES") or Path(__file__).resolve().parent.parent / "fixtures") / "anthropic"
+checks = Checks("anthropic", "anthropic")
+URL = checks.url
+fixture_json = checks.fixture_json
+fixture_sse_data = checks.fixture_sse_data
+run = checks.run
 
 MODEL = "claude-sonnet-4-6"
 FAKE_KEY = "sk-ant-api03-lunaroute-fake-key-000000000000"
@@ -54,69 +54,6 @@ TOOLS = [
 USER = {"role": "user", "content": "What's the weather in Paris right now?"}
 
 
-class CheckFailed(AssertionError):
-    pass
-
-
-def expect(cond: bool, what: str) -> None:
-    if not cond:
-        raise CheckFailed(what)
-
-
-def eq(actual, expected, what: str) -> None:
-    if actual != expected:
-        raise CheckFailed(f"{what}: expected {expected!r}, got {actual!r}")
-
-
-def fixture_json(name: str):
-    with open(FIXTURES / name, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def fixture_sse_data(name: str) -> list[dict]:
-    """The JSON `data:` payloads of a fixture's SSE events, in order."""
-    out = []
-    for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines():
-        if line.startswith("data:"):
-            out.append(json.loads(line[5:].strip()))
-    return out
-
-
-def describe(e: Exception) -> str:
-    """Extra detail for SDK errors: the pydantic errors behind a validation failure, the
-    HTTP status and body behind a status error."""
-    cause = e.__cause__
-    if cause is not None and hasattr(cause, "errors"):
-        try:
-            errs = cause.errors()[:5]
-            return " [" + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in errs) + "]"
-        except Exception:
-            return f" [{cause}]"
-    status = getattr(e, "status_code", None)
-    if status is not None:
-        return f" [HTTP {status}, body={getattr(e, 'body', None)!r}]"
-    return ""
-
-
-def fail(line: str) -> None:
-    print(line, flush=True)
-    print(f"anthropic: {passed} passed, 1 failed", flush=True)
-    sys.exit(1)
-
-
-def run(name: str, fn) -> None:
-    global passed
-    try:
-        fn()
-    except CheckFailed as e:
-        fail(f"FAIL anthropic: {name}: {e}")
-    except Exception as e:  # SDK errors (connection, status, validation) are failures too
-        traceback.print_exc(file=sys.stderr)
-        fail(f"FAIL anthropic: {name}: {type(e).__name__}: {e}{describe(e)}")
-    passed += 1
-    print(f"ok   anthropic: {name}", flush=True)
-
-
 def make_client() -> anthropic.Anthropic:
     kwargs = dict(base_url=URL, api_key=FAKE_KEY, max_retries=0, timeout=30.0)
     try:
@@ -129,7 +66,6 @@ def make_client() -> anthropic.Anthropic:
 
 client = make_client()
 state: dict = {}
-passed = 0
 
 # ---------------------------------------------------------------------------------------------
 
@@ -266,4 +202,4 @@ run("messages.create with tool_result -> text answer", messages_create_after_too
 run("messages.stream with tool_result -> text answer", messages_stream_after_tool_result)
 run("messages.count_tokens", count_tokens)
 run("models.list", models_list)
-print(f"anthropic: {passed} passed, 0 failed", flush=True)
+checks.done()

@@ -18,20 +18,20 @@ Prints one line per passed check; exits 1 on the first failure.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import traceback
-from pathlib import Path
+
+from harness import Checks, eq, expect
 
 try:
     import openai
 except ImportError:  # pragma: no cover
     sys.exit("FAIL: the `openai` package is not installed (pip install -r tests/sdk/requirements.txt)")
 
-URL = os.environ.get("LUNAROUTE_URL", "").rstrip("/")
-if not URL:
-    sys.exit("FAIL: set LUNAROUTE_URL to the proxy base URL, e.g. http://127.0.0.1:8081 (no /v1)")
-FIXTURES = Path(os.environ.get("LUNAROUTE_FIXTURES") or Path(__file__).resolve().parent.parent / "fixtures") / "openai"
+checks = Checks("openai", "openai")
+URL = checks.url
+fixture_json = checks.fixture_json
+fixture_sse_data = checks.fixture_sse_data
+run = checks.run
 
 MODEL = "gpt-5.4-mini"
 FAKE_KEY = "sk-lunaroute-fake-key-000000000000"
@@ -70,71 +70,6 @@ RESP_TOOLS = [
 ]
 
 
-class CheckFailed(AssertionError):
-    pass
-
-
-def expect(cond: bool, what: str) -> None:
-    if not cond:
-        raise CheckFailed(what)
-
-
-def eq(actual, expected, what: str) -> None:
-    if actual != expected:
-        raise CheckFailed(f"{what}: expected {expected!r}, got {actual!r}")
-
-
-def fixture_json(name: str):
-    with open(FIXTURES / name, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def fixture_sse_data(name: str) -> list:
-    """The JSON `data:` payloads of a fixture's SSE events, in order ([DONE] left out)."""
-    out = []
-    for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines():
-        if line.startswith("data:"):
-            payload = line[5:].strip()
-            if payload != "[DONE]":
-                out.append(json.loads(payload))
-    return out
-
-
-def describe(e: Exception) -> str:
-    """Extra detail for SDK errors: the pydantic errors behind a validation failure, the
-    HTTP status and body behind a status error."""
-    cause = e.__cause__
-    if cause is not None and hasattr(cause, "errors"):
-        try:
-            errs = cause.errors()[:5]
-            return " [" + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in errs) + "]"
-        except Exception:
-            return f" [{cause}]"
-    status = getattr(e, "status_code", None)
-    if status is not None:
-        return f" [HTTP {status}, body={getattr(e, 'body', None)!r}]"
-    return ""
-
-
-def fail(line: str) -> None:
-    print(line, flush=True)
-    print(f"openai: {passed} passed, 1 failed", flush=True)
-    sys.exit(1)
-
-
-def run(name: str, fn) -> None:
-    global passed
-    try:
-        fn()
-    except CheckFailed as e:
-        fail(f"FAIL openai: {name}: {e}")
-    except Exception as e:  # SDK errors (connection, status, validation) are failures too
-        traceback.print_exc(file=sys.stderr)
-        fail(f"FAIL openai: {name}: {type(e).__name__}: {e}{describe(e)}")
-    passed += 1
-    print(f"ok   openai: {name}", flush=True)
-
-
 def make_client() -> openai.OpenAI:
     kwargs = dict(base_url=URL + "/v1", api_key=FAKE_KEY, max_retries=0, timeout=30.0)
     try:
@@ -147,7 +82,6 @@ def make_client() -> openai.OpenAI:
 
 client = make_client()
 state: dict = {}
-passed = 0
 
 # --------------------------------------------------------------------------- Chat Completions
 
@@ -419,4 +353,4 @@ run("responses.stream helper with tools -> final function_call", responses_strea
 run("responses.create with function_call_output -> text answer", responses_create_text)
 run("responses.stream with function_call_output -> text answer", responses_stream_text)
 run("models.list", models_list)
-print(f"openai: {passed} passed, 0 failed", flush=True)
+checks.done()
