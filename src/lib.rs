@@ -33,6 +33,8 @@ pub mod features;
 pub mod logging;
 mod providers;
 mod proxy;
+#[cfg(feature = "recording")]
+mod recording;
 mod router;
 pub mod server;
 pub mod state;
