@@ -1,0 +1,7 @@
+//! The pieces of the proxy bench: the stand-in provider (`upstream`), the proxy as a child process
+//! (`proxy_process`), the hyper load client (`client`) and the figures (`report`).
+
+pub mod client;
+pub mod proxy_process;
+pub mod report;
+pub mod upstream;
