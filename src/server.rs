@@ -127,4 +127,7 @@ pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: im
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("grace period over; closing the remaining connections");
     }
+    // Joins the writer thread: off the runtime's worker threads.
+    let recorder_state = state.clone();
+    let _ = tokio::task::spawn_blocking(move || recorder_state.shutdown_recorder()).await;
 }

@@ -3,6 +3,7 @@
 
 use crate::config::{Config, Dialect};
 use crate::error::StartupError;
+use crate::features::Recorder;
 use crate::providers::Provider;
 use crate::proxy::upstream::Upstream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 pub struct AppState {
     pub config: Config,
+    pub(crate) recorder: Recorder,
     anthropic: Option<Upstream>,
     openai: Option<Upstream>,
     draining: AtomicBool,
@@ -36,7 +38,9 @@ impl AppState {
                 tracing::warn!("codex_auth is enabled but {why}; OpenAI requests without their own key will get 401");
             }
         }
+        let recorder = Recorder::start(&config)?;
         Ok(Arc::new(Self {
+            recorder,
             config,
             anthropic,
             openai,
@@ -69,6 +73,11 @@ impl AppState {
     /// Set on SIGINT/SIGTERM: `/readyz` answers 503 from then on.
     pub fn set_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// After the server stopped: writes what the recorder still holds and prints the summary.
+    pub fn shutdown_recorder(&self) {
+        self.recorder.shutdown();
     }
 
     pub fn is_draining(&self) -> bool {

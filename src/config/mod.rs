@@ -12,6 +12,7 @@ pub use load::{load, CliOverrides, Loaded};
 pub use secret::{fingerprint, Secret};
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Accepts true/false/1/0/yes/no/on/off (any case), as TOML booleans, integers or strings.
@@ -45,6 +46,10 @@ pub struct Config {
     pub logging: Logging,
     pub session_recording: SessionRecording,
     pub ui: Ui,
+    /// Extra or corrected prices for cost estimates, keyed by model-name prefix
+    /// (`[pricing."claude-sonnet-4"]` prices `claude-sonnet-4-20250514` too). Empty by default:
+    /// the built-in table is in `recording::pricing`.
+    pub pricing: BTreeMap<String, PriceConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -102,6 +107,11 @@ pub struct Logging {
 pub struct SessionRecording {
     #[serde(deserialize_with = "flex_bool")]
     pub enabled: bool,
+    /// A request header that names the session, checked before the clients' own ones.
+    pub session_id_header: Option<String>,
+    /// Memory the recording queue may hold (captured bodies waiting for the writer); past it,
+    /// requests are recorded as an explicit gap instead of blocking anything.
+    pub queue_budget_mb: u64,
     pub sqlite: SqliteConfig,
     pub jsonl: JsonlConfig,
 }
@@ -132,6 +142,21 @@ pub struct RetentionConfig {
     pub cleanup_interval_minutes: u64,
 }
 
+/// USD per million tokens for one model-name prefix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceConfig {
+    pub input: f64,
+    pub output: f64,
+    /// Writing the prompt cache (Anthropic `cache_creation_input_tokens`); defaults to `input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write: Option<f64>,
+    /// Reading the prompt cache (Anthropic `cache_read_input_tokens`, OpenAI `cached_tokens`);
+    /// defaults to `input`, so a missing figure never under-states the cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ui {
@@ -153,6 +178,7 @@ impl Default for Config {
             logging: Logging::default(),
             session_recording: SessionRecording::default(),
             ui: Ui::default(),
+            pricing: BTreeMap::new(),
         }
     }
 }
@@ -203,6 +229,8 @@ impl Default for SessionRecording {
     fn default() -> Self {
         Self {
             enabled: true,
+            session_id_header: None,
+            queue_budget_mb: 256,
             sqlite: SqliteConfig::default(),
             jsonl: JsonlConfig::default(),
         }

@@ -1,7 +1,9 @@
 //! `RequestCtx`: everything one proxied request learns on its way through the phases, and the end
 //! phase that reports it (log line now; metrics and the recorder hang off the same call later).
 
+use crate::features::Capture;
 use crate::providers::Provider;
+use crate::state::AppState;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -35,11 +37,17 @@ pub(crate) struct RequestCtx {
     pub bytes_out: u64,
     pub chunks_out: u64,
     pub log_requests: bool,
+    /// What the recorder captures of this exchange (`None` when recording is off).
+    pub capture: Option<Capture>,
+    pub state: Arc<AppState>,
 }
 
 impl RequestCtx {
     /// The end phase: runs once per request, whichever way its body ended.
-    pub fn finish(self, end: End) {
+    pub fn finish(mut self, end: End) {
+        if let Some(capture) = self.capture.take() {
+            self.state.recorder.finish(capture, &self, &end);
+        }
         if !self.log_requests {
             return;
         }

@@ -3,7 +3,7 @@
 //! response phase (headers back, body wrapped in `tap::ResponseBody`) → end phase (`RequestCtx::finish`,
 //! called by the body wrapper exactly once). Nothing here reads the body into memory.
 
-mod ctx;
+pub(crate) mod ctx;
 mod passthrough;
 mod request_body;
 mod tap;
@@ -44,6 +44,8 @@ pub(crate) async fn forward(
     let target = upstream.base.join(provider, path_and_query).map_err(ProxyError::Internal)?;
     passthrough::prepare_request_headers(upstream, &mut parts.headers, false)?;
     let model = Arc::new(OnceLock::new());
+    let mut capture = state.recorder.begin(&parts.headers, started);
+    let sink = capture.as_ref().map(|c| c.request_sink());
     let mut ctx = RequestCtx {
         id: state.next_request_id(),
         method: parts.method.to_string(),
@@ -58,11 +60,13 @@ pub(crate) async fn forward(
         bytes_out: 0,
         chunks_out: 0,
         log_requests: state.config.logging.log_requests,
+        capture: None,
+        state: state.clone(),
     };
     parts.uri = target;
     // The client's HTTP version says nothing about the provider's; ALPN picks h2 or HTTP/1.1 there.
     parts.version = http::Version::HTTP_11;
-    let request = Request::from_parts(parts, RequestBody::new(body, limit, model).boxed());
+    let request = Request::from_parts(parts, RequestBody::new(body, limit, model, sink).boxed());
 
     // Upstream phase.
     ctx.overhead = started.elapsed();
@@ -81,6 +85,10 @@ pub(crate) async fn forward(
         .get(header::CONTENT_ENCODING)
         .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
     ctx.is_stream = is_sse;
+    if let Some(capture) = capture.as_mut() {
+        capture.response_head(ctx.status, &head.headers);
+    }
+    ctx.capture = capture;
     let style = FailureStyle::for_response(provider, &ctx.path, is_sse, encoded);
     ctx.overhead += headers_at.elapsed();
     let body = ResponseBody::new(body, upstream.timeout, style, ctx).boxed();

@@ -2,6 +2,7 @@
 //! `max_request_body_bytes` (for bodies without a `content-length`) and spot the `model` for the log.
 
 use crate::body::BoxError;
+use crate::features::RequestSink;
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -27,11 +28,13 @@ pub(crate) struct RequestBody {
     limit: u64,
     seen: u64,
     sniffer: ModelSniffer,
+    /// The recorder's copy of the body (reference-counted clones of each frame).
+    sink: Option<RequestSink>,
 }
 
 impl RequestBody {
-    pub fn new(inner: Incoming, limit: u64, model: Arc<OnceLock<String>>) -> Self {
-        Self { inner, limit, seen: 0, sniffer: ModelSniffer { found: model, carry: Vec::new() } }
+    pub fn new(inner: Incoming, limit: u64, model: Arc<OnceLock<String>>, sink: Option<RequestSink>) -> Self {
+        Self { inner, limit, seen: 0, sniffer: ModelSniffer { found: model, carry: Vec::new() }, sink }
     }
 }
 
@@ -52,6 +55,9 @@ impl HttpBody for RequestBody {
                         return Poll::Ready(Some(Err(Box::new(BodyLimitExceeded(this.limit)))));
                     }
                     this.sniffer.feed(data);
+                    if let Some(sink) = &this.sink {
+                        sink.push(data);
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -140,6 +140,9 @@ impl HttpBody for ResponseBody {
                 if let (Some(data), Some(ctx)) = (frame.data_ref(), this.ctx.as_mut()) {
                     ctx.bytes_out += data.len() as u64;
                     ctx.chunks_out += 1;
+                    if let Some(capture) = ctx.capture.as_mut() {
+                        capture.response_chunk(data);
+                    }
                     let data = data.clone();
                     this.note_tail(&data);
                 }

@@ -19,3 +19,5 @@ pub(crate) mod retention;
 pub(crate) mod session;
 pub(crate) mod sqlite;
 pub(crate) mod sse;
+
+

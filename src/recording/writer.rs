@@ -1,0 +1,205 @@
+//! The writer thread: turns queued exchanges into `RequestRecord`s and writes them in batches
+//! (at least every 100 ms) to the JSONL and SQLite stores, runs retention, and on shutdown drains
+//! the queue and prints the session summary. Store failures are logged once, counted, and retried:
+//! the proxy keeps serving and recording resumes when the disk is writable again.
+
+use super::exchange::{Context, Exchange};
+use super::jsonl::JsonlStore;
+use super::pricing::Pricing;
+use super::record::RequestRecord;
+use super::retention::run_retention;
+use super::session::ToolTracker;
+use super::sqlite::SqliteStore;
+use super::summary::Summary;
+use crate::config::{expand_home, Config, RetentionConfig};
+use crate::error::StartupError;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+pub(crate) enum Msg {
+    Exchange(Box<Exchange>),
+    /// Requests the recorder could not queue.
+    Gap { requests: u64, bytes: u64, at_ms: i64 },
+    Shutdown,
+}
+
+/// A store that may fail and come back: it logs the first failure and the recovery, not each one.
+struct Fallible<S> {
+    name: &'static str,
+    store: Option<S>,
+    open: Box<dyn Fn() -> Result<S, String> + Send>,
+    failing: bool,
+    lost: u64,
+}
+
+impl<S> Fallible<S> {
+    fn new(name: &'static str, open: Box<dyn Fn() -> Result<S, String> + Send>) -> Self {
+        let mut this = Self { name, store: None, open, failing: false, lost: 0 };
+        this.store = this.try_open();
+        this
+    }
+
+    fn try_open(&mut self) -> Option<S> {
+        match (self.open)() {
+            Ok(store) => Some(store),
+            Err(e) => {
+                self.report(&e);
+                None
+            }
+        }
+    }
+
+    fn report(&mut self, error: &str) {
+        if !self.failing {
+            tracing::error!("recording to {} failed: {error}; the proxy keeps serving and will retry", self.name);
+            self.failing = true;
+        }
+    }
+
+    /// Runs `write` on the store (reopening it first if needed); counts `n` lost records on failure.
+    fn write(&mut self, n: u64, write: impl FnOnce(&mut S) -> Result<(), String>) {
+        if self.store.is_none() {
+            self.store = self.try_open();
+        }
+        let result = match self.store.as_mut() {
+            Some(store) => write(store),
+            None => Err("not open".into()),
+        };
+        match result {
+            Ok(()) if self.failing => {
+                tracing::info!("recording to {} works again ({} requests were lost)", self.name, self.lost);
+                self.failing = false;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                self.lost += n;
+                self.report(&e);
+                // Reopen next time: the file or connection may be what broke.
+                self.store = None;
+            }
+        }
+    }
+}
+
+struct Writer {
+    jsonl: Option<Fallible<JsonlStore>>,
+    sqlite: Option<Fallible<SqliteStore>>,
+    pricing: Pricing,
+    tools: ToolTracker,
+    session_header: Option<String>,
+    batch: Vec<RequestRecord>,
+    gaps: Vec<(u64, u64, i64)>,
+    summary: Summary,
+    queued: Arc<AtomicUsize>,
+    retention: Option<(PathBuf, RetentionConfig)>,
+}
+
+pub(crate) fn spawn(config: &Config, queued: Arc<AtomicUsize>) -> Result<(Sender<Msg>, std::thread::JoinHandle<()>), StartupError> {
+    let rec = &config.session_recording;
+    let jsonl_dir = expand_home(&rec.jsonl.directory);
+    let db_path = expand_home(&rec.sqlite.path);
+    let jsonl = rec.jsonl.enabled.then(|| {
+        let dir = jsonl_dir.clone();
+        Fallible::new("the JSONL directory", Box::new(move || JsonlStore::open(&dir)))
+    });
+    let sqlite = rec.sqlite.enabled.then(|| {
+        let path = db_path.clone();
+        Fallible::new("the SQLite database", Box::new(move || SqliteStore::open(&path)))
+    });
+    let writer = Writer {
+        jsonl,
+        sqlite,
+        pricing: Pricing::builtin().with_overrides(&config.pricing),
+        tools: ToolTracker::default(),
+        session_header: rec.session_id_header.clone(),
+        batch: Vec::new(),
+        gaps: Vec::new(),
+        summary: Summary::default(),
+        queued,
+        retention: rec.jsonl.enabled.then(|| (jsonl_dir, rec.jsonl.retention.clone())),
+    };
+    let (tx, rx) = channel();
+    let handle = std::thread::Builder::new()
+        .name("lunaroute-recorder".into())
+        .spawn(move || run(rx, writer))
+        .map_err(|e| StartupError::new("starting the recording writer", e))?;
+    Ok((tx, handle))
+}
+
+fn run(rx: Receiver<Msg>, mut w: Writer) {
+    let mut last_flush = Instant::now();
+    let cleanup_every = w.retention.as_ref().map(|(_, r)| Duration::from_secs(r.cleanup_interval_minutes.max(1) * 60));
+    let mut next_cleanup = Instant::now();
+    loop {
+        if let (Some(every), true) = (cleanup_every, Instant::now() >= next_cleanup) {
+            w.cleanup();
+            next_cleanup = Instant::now() + every;
+        }
+        let wait = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
+        match rx.recv_timeout(wait) {
+            Ok(Msg::Exchange(exchange)) => w.add(*exchange),
+            Ok(Msg::Gap { requests, bytes, at_ms }) => w.gaps.push((requests, bytes, at_ms)),
+            Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
+                // Everything sent before Shutdown is already in the channel: drain it, then stop.
+                while let Ok(Msg::Exchange(exchange)) = rx.try_recv() {
+                    w.add(*exchange);
+                }
+                w.flush();
+                w.summary.print();
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if last_flush.elapsed() >= FLUSH_EVERY {
+            w.flush();
+            last_flush = Instant::now();
+        }
+    }
+}
+
+impl Writer {
+    fn add(&mut self, exchange: Exchange) {
+        let size = exchange.capture.size();
+        let mut cx = Context { pricing: &self.pricing, session_header: self.session_header.as_deref(), tools: &mut self.tools };
+        let record = exchange.into_record(&mut cx);
+        self.queued.fetch_sub(size.min(self.queued.load(Ordering::Relaxed)), Ordering::Relaxed);
+        self.summary.add(&record);
+        self.batch.push(record);
+    }
+
+    fn flush(&mut self) {
+        let gaps = std::mem::take(&mut self.gaps);
+        if self.batch.is_empty() && gaps.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let n = batch.len() as u64;
+        if let Some(jsonl) = self.jsonl.as_mut() {
+            jsonl.write(n, |store| {
+                for (requests, bytes, at_ms) in &gaps {
+                    store.write_gap(*requests, *bytes, *at_ms, "recording queue over its memory budget")?;
+                }
+                for record in &batch {
+                    store.append(record)?;
+                }
+                store.flush()
+            });
+        }
+        if let Some(sqlite) = self.sqlite.as_mut() {
+            sqlite.write(n, |store| store.write_batch(&batch));
+        }
+    }
+
+    fn cleanup(&mut self) {
+        if let Some((dir, retention)) = &self.retention {
+            if let Err(e) = run_retention(dir, retention, SystemTime::now()) {
+                tracing::warn!(error = %e, "session retention failed");
+            }
+        }
+    }
+}
