@@ -48,6 +48,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "logging",
     "session_recording",
     "ui",
+    "pricing",
 ];
 
 /// Maps one environment variable name to the config key it sets, if it is one of ours.

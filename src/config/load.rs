@@ -254,6 +254,26 @@ fn validate(config: &Config) -> Result<(), (String, String)> {
             "Codex sign-in applies to providers.openai only".into(),
         );
     }
+    for (prefix, price) in &config.pricing {
+        let key = format!("pricing.\"{prefix}\"");
+        if prefix.trim().is_empty() {
+            return fail(&key, "needs a model-name prefix, e.g. [pricing.\"my-model\"]".into());
+        }
+        let rates = [
+            ("input", Some(price.input)),
+            ("output", Some(price.output)),
+            ("cache_write", price.cache_write),
+            ("cache_read", price.cache_read),
+        ];
+        for (field, value) in rates {
+            if let Some(v) = value.filter(|v| !v.is_finite() || *v < 0.0) {
+                return fail(
+                    &format!("{key}.{field}"),
+                    format!("must be a price in USD per million tokens, 0 or more (got {v})"),
+                );
+            }
+        }
+    }
     let anthropic_on = config.api_dialect != Dialect::Openai && config.providers.anthropic.enabled;
     let openai_on = config.api_dialect != Dialect::Anthropic && config.providers.openai.enabled;
     if !anthropic_on && !openai_on {

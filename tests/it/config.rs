@@ -9,6 +9,7 @@
 
 mod env;
 mod errors;
+mod pricing;
 
 use figment::Jail;
 use lunaroute::config::{self, CliOverrides, Config, Loaded};
