@@ -82,6 +82,11 @@ pub struct Assembled {
     /// Offset (ms from the request's start) of the first event carrying content (text, thinking or
     /// tool arguments): the client-visible time to first token.
     pub first_content_ms: Option<f64>,
+    /// Content blocks / output items of any other kind (Anthropic `server_tool_use`,
+    /// `web_search_tool_result`, a Chat `refusal`, Responses `web_search_call`, ...), kept as the
+    /// provider's JSON so nothing is dropped (F7); streamed ones with their deltas applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_blocks: Vec<serde_json::Value>,
 }
 
 /// What the request carried that the recorder cares about beyond its bytes.
