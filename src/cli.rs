@@ -29,6 +29,41 @@ pub struct Args {
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands: everything else is the proxy itself.
+#[derive(FromArgs)]
+#[argh(subcommand)]
+pub enum Command {
+    Sessions(Sessions),
+}
+
+/// read recorded sessions
+#[derive(FromArgs)]
+#[argh(subcommand, name = "sessions")]
+pub struct Sessions {
+    #[argh(subcommand)]
+    pub command: SessionsCommand,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+pub enum SessionsCommand {
+    Export(Export),
+}
+
+/// print every request of a session as JSON lines, request bodies byte for byte
+#[derive(FromArgs)]
+#[argh(subcommand, name = "export")]
+pub struct Export {
+    /// the session id (the JSONL file name without .jsonl)
+    #[argh(positional)]
+    pub id: String,
+    /// TOML config file, for `session_recording.jsonl.directory` (same as the top-level flag)
+    #[argh(option)]
+    pub config: Option<PathBuf>,
 }
 
 impl Args {
@@ -50,8 +85,31 @@ impl Args {
         })
     }
 
+    /// `sessions export ID`: the session id to export.
+    pub fn export_id(&self) -> Option<&str> {
+        match &self.command {
+            Some(Command::Sessions(Sessions {
+                command: SessionsCommand::Export(export),
+            })) => Some(&export.id),
+            None => None,
+        }
+    }
+
     /// The flags that override config keys.
     pub fn overrides(&self) -> CliOverrides {
+        let Some(Command::Sessions(Sessions {
+            command: SessionsCommand::Export(export),
+        })) = &self.command
+        else {
+            return self.proxy_overrides();
+        };
+        CliOverrides {
+            config: export.config.clone().or_else(|| self.config.clone()),
+            ..self.proxy_overrides()
+        }
+    }
+
+    fn proxy_overrides(&self) -> CliOverrides {
         CliOverrides {
             config: self.config.clone(),
             host: self.host.clone(),

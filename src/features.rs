@@ -74,3 +74,27 @@ pub fn warn_compiled_out(explicit_sections: &[String]) {
         }
     }
 }
+
+/// `lunaroute-server sessions export ID`: prints the session's requests and responses as JSON
+/// lines (format in `recording::export`), from `session_recording.jsonl.directory`.
+pub fn export_session(
+    config: &crate::config::Config,
+    session_id: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<usize, crate::error::StartupError> {
+    let doing = format!("exporting session {session_id}");
+    #[cfg(feature = "recording")]
+    {
+        let dir = crate::config::expand_home(&config.session_recording.jsonl.directory);
+        crate::recording::export::export_session(&dir, session_id, out)
+            .map_err(|e| crate::error::StartupError::new(doing, e))
+    }
+    #[cfg(not(feature = "recording"))]
+    {
+        let _ = (config, out);
+        Err(crate::error::StartupError::new(
+            doing,
+            "this build has no `recording` feature",
+        ))
+    }
+}

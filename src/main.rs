@@ -31,6 +31,10 @@ fn run(args: &Args) -> Result<(), StartupError> {
         println!("{}", serde_json::to_string_pretty(&loaded.config).unwrap_or_default());
         return Ok(());
     }
+    if let Some(id) = args.export_id() {
+        features::export_session(&loaded.config, id, &mut std::io::stdout().lock())?;
+        return Ok(());
+    }
     logging::init(&loaded.config.logging.level);
     if let Some(file) = &loaded.file {
         tracing::info!("config: {}", file.display());

@@ -401,3 +401,61 @@ fn http_get(addr: &str, path: &str) -> String {
         .unwrap_or_else(|e| panic!("read from {addr}: {e}"));
     response
 }
+
+/// `sessions export ID` reads `session_recording.jsonl.directory` from `--config` (before or after
+/// the subcommand) and prints the exact request body; an unknown session exits 2. A slim build
+/// says it has no recording.
+#[test]
+fn sessions_export_prints_the_recorded_bodies() {
+    let home = TempHome::new();
+    let sessions = home.path().join("rec");
+    std::fs::create_dir_all(sessions.join("2025-03-10")).unwrap();
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+    let request = serde_json::json!({"session_id": "s1", "request_id": "r1", "type": "request",
+        "timestamp": "2025-03-10T00:00:00.000Z", "body": {"text": body}});
+    let response = serde_json::json!({"session_id": "s1", "request_id": "r1", "type": "response",
+        "timestamp": "2025-03-10T00:00:01.000Z", "status": 200, "body": {"text": "ok"}});
+    std::fs::write(
+        sessions.join("2025-03-10/s1.jsonl"),
+        format!("{request}\n{response}\n"),
+    )
+    .unwrap();
+    let config = home.write(
+        "rec.toml",
+        &format!(
+            "[session_recording.jsonl]\ndirectory = {:?}\n",
+            sessions.display().to_string()
+        ),
+    );
+
+    let before = run(server(&home)
+        .arg("--config")
+        .arg(&config)
+        .args(["sessions", "export", "s1"]));
+    let after = run(server(&home)
+        .args(["sessions", "export", "s1", "--config"])
+        .arg(&config));
+    let (code, stdout, stderr) = before;
+    if stderr.contains("no `recording` feature") {
+        assert_eq!(code, Some(2));
+        return;
+    }
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert_eq!(stdout, after.1);
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["request_body"], body);
+    assert_eq!(
+        (line["status"].as_u64(), line["response_body"].as_str()),
+        (Some(200), Some("ok"))
+    );
+
+    let (code, _, stderr) = run(server(&home)
+        .arg("--config")
+        .arg(&config)
+        .args(["sessions", "export", "nope"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("exporting session nope") && stderr.contains("no recording"),
+        "{stderr}"
+    );
+}
