@@ -2,14 +2,18 @@
 //! part is reached through a name exported here in every build, the real thing or a stub.
 //! (pii, ui and translate are still empty; they arrive with their issues.)
 
-// TODO(lead): the real recorder is switched on once its stores land (recording issue in progress).
-pub(crate) use recording_disabled::{Capture, Recorder, RequestSink};
+#[cfg(feature = "recording")]
+pub(crate) use crate::recording::{Capture, Recorder, RequestSink, WsTap};
+#[cfg(not(feature = "recording"))]
+pub(crate) use recording_disabled::{Capture, Recorder, RequestSink, WsTap};
 
 /// The slim build's recorder: never captures. `Capture` and `RequestSink` are uninhabited, so
 /// the code that would use them is provably unreachable and compiles to nothing.
+#[cfg(not(feature = "recording"))]
 mod recording_disabled {
     use crate::config::Config;
     use crate::error::StartupError;
+    use crate::providers::Provider;
     use crate::proxy::ctx::{End, RequestCtx};
     use bytes::Bytes;
     use http::HeaderMap;
@@ -19,6 +23,7 @@ mod recording_disabled {
     pub(crate) enum Capture {}
     #[derive(Clone)]
     pub(crate) enum RequestSink {}
+    pub(crate) enum WsTap {}
 
     impl Recorder {
         pub fn start(_: &Config) -> Result<Self, StartupError> {
@@ -30,7 +35,22 @@ mod recording_disabled {
         pub fn finish(&self, capture: Capture, _: &RequestCtx, _: &End) {
             match capture {}
         }
+        pub fn ws_open(&self, _: u64, _: Provider, _: &str, _: &HeaderMap, _: &HeaderMap) -> Option<WsTap> {
+            None
+        }
         pub fn shutdown(&self) {}
+    }
+
+    impl WsTap {
+        pub fn client_bytes(&self, _: &Bytes) {
+            match *self {}
+        }
+        pub fn server_bytes(&self, _: &Bytes) {
+            match *self {}
+        }
+        pub fn close(&self, _: Option<String>) {
+            match *self {}
+        }
     }
 
     impl Capture {

@@ -14,7 +14,9 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use crate::features::WsTap;
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A GET that asks to switch to the WebSocket protocol.
@@ -37,6 +39,7 @@ pub(crate) async fn relay(
 ) -> Result<Response<Body>, ProxyError> {
     let started = std::time::Instant::now();
     let log = state.config.logging.log_requests.then(|| (state.next_request_id(), req.uri().path().to_string()));
+    let path = req.uri().path().to_string();
     let client_upgrade = hyper::upgrade::on(&mut req);
     let (mut parts, _empty_body) = req.into_parts();
     let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
@@ -62,6 +65,7 @@ pub(crate) async fn relay(
         }
     });
 
+    let request_headers = parts.headers.clone();
     let handshake = Request::from_parts(parts, body::empty());
     let mut response = tokio::time::timeout(upstream.timeout, sender.send_request(handshake))
         .await
@@ -80,6 +84,8 @@ pub(crate) async fn relay(
     let mut switched = Response::new(body::empty());
     *switched.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *switched.headers_mut() = response.headers().clone();
+    let id = state.next_request_id();
+    let tap = state.recorder.ws_open(id, upstream.provider, &path, &request_headers, response.headers());
     tokio::spawn(async move {
         let (client, provider) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
             Ok(pair) => pair,
@@ -89,7 +95,13 @@ pub(crate) async fn relay(
             }
         };
         let (mut client, mut provider) = (TokioIo::new(client), TokioIo::new(provider));
-        let result = tokio::io::copy_bidirectional(&mut client, &mut provider).await;
+        let result = match &tap {
+            Some(tap) => relay_observed(client, provider, tap).await,
+            None => tokio::io::copy_bidirectional(&mut client, &mut provider).await,
+        };
+        if let Some(tap) = &tap {
+            tap.close(result.as_ref().err().map(|e| e.to_string()));
+        }
         let (up, down, outcome) = match &result {
             Ok((up, down)) => (*up, *down, "closed".to_string()),
             Err(e) => (0, 0, format!("error ({e})")),
@@ -104,6 +116,41 @@ pub(crate) async fn relay(
         }
     });
     Ok(switched)
+}
+
+/// Copies bytes both ways like `copy_bidirectional`, showing each chunk to the recorder's tap after
+/// it was forwarded (one reference-counted clone, no copy). The first error in either direction
+/// ends both; a clean EOF is passed on as a shutdown of the other side's write half.
+async fn relay_observed<C, P>(client: C, provider: P, tap: &WsTap) -> std::io::Result<(u64, u64)>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    P: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut client_read, mut client_write) = tokio::io::split(client);
+    let (mut provider_read, mut provider_write) = tokio::io::split(provider);
+    let up = pump(&mut client_read, &mut provider_write, |b| tap.client_bytes(b));
+    let down = pump(&mut provider_read, &mut client_write, |b| tap.server_bytes(b));
+    tokio::try_join!(up, down)
+}
+
+async fn pump<R, W>(from: &mut R, to: &mut W, observe: impl Fn(&Bytes)) -> std::io::Result<u64>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut total = 0;
+    loop {
+        buf.reserve(16 * 1024);
+        if from.read_buf(&mut buf).await? == 0 {
+            to.shutdown().await?;
+            return Ok(total);
+        }
+        let chunk = buf.split().freeze();
+        to.write_all(&chunk).await?;
+        total += chunk.len() as u64;
+        observe(&chunk);
+    }
 }
 
 /// TCP (and TLS with ALPN http/1.1 for `https` bases) to the provider, within the connect timeout.

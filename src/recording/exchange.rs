@@ -1,30 +1,62 @@
-//! `Exchange`: one finished request as the end phase hands it to the recorder (the capture plus
-//! the figures the request path already knows), and `Exchange::into_record`, which turns it into a
-//! `RequestRecord` on the writer thread: decode, parse, assemble, identify, time the tools, price.
+//! From what the request path saw to a `RequestRecord`, on the writer thread. `Exchange` is one
+//! finished HTTP request as the end phase hands it over (its capture plus the figures the request
+//! path already knows); `Finished` is the transport-neutral middle step that HTTP exchanges and
+//! WebSocket turns (`ws_session`) both become; `Finished::into_record` decodes nothing but does the
+//! rest: request summary, session identity, tool timing, outcome, price.
 
 use super::assemble::{self, Api, StreamAssembler};
 use super::capture::Capture;
+use super::decode::decode_lossy;
 use super::pricing::Pricing;
-use super::record::{Outcome, RequestRecord, Timings};
+use super::record::{Assembled, Outcome, RequestRecord, Timings};
 use super::session::{self, ToolTracker};
 use super::sse::SseParser;
-use super::decode::decode;
-use crate::proxy::ctx::End;
 use crate::providers::Provider;
+use crate::proxy::ctx::End;
+use bytes::Bytes;
 use http::HeaderMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Settings and state the writer applies to every exchange.
+pub(crate) struct Context<'a> {
+    pub pricing: &'a Pricing,
+    pub session_header: Option<&'a str>,
+    pub tools: &'a mut ToolTracker,
+}
+
+/// One finished HTTP request, as the recorder queues it.
 pub(crate) struct Exchange {
     pub request_id: String,
     pub capture: Capture,
     pub provider: Provider,
     pub endpoint: String,
-    pub transport: &'static str,
     pub upstream_ms: f64,
     pub overhead_us: u64,
     pub chunks: u64,
     pub end: End,
     pub ended: Instant,
+}
+
+/// A request and its answer, decoded and assembled, whatever the transport.
+pub(crate) struct Finished {
+    pub request_id: String,
+    pub provider: Provider,
+    pub endpoint: String,
+    pub transport: &'static str,
+    pub request_headers: HeaderMap,
+    pub request_body: Bytes,
+    pub status: u16,
+    pub response_headers: HeaderMap,
+    pub response_body: Bytes,
+    pub response: Assembled,
+    pub started_at: SystemTime,
+    pub total: Duration,
+    pub ttfb_ms: Option<f64>,
+    pub upstream_ms: f64,
+    pub overhead_us: u64,
+    pub chunks: u64,
+    pub end: End,
+    pub truncated: bool,
 }
 
 /// Headers that carry credentials or personal cookies: never written anywhere.
@@ -39,59 +71,109 @@ fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn epoch_ms(at: SystemTime) -> i64 {
+pub(crate) fn epoch_ms(at: SystemTime) -> i64 {
     at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// Settings the writer applies to every exchange.
-pub(crate) struct Context<'a> {
-    pub pricing: &'a Pricing,
-    pub session_header: Option<&'a str>,
-    pub tools: &'a mut ToolTracker,
-}
-
 impl Exchange {
-    pub fn into_record(self, cx: &mut Context<'_>) -> RequestRecord {
-        let capture = &self.capture;
-        let (request_chunks, request_truncated) = match capture.request.lock() {
+    pub fn finished(self) -> Finished {
+        let capture = self.capture;
+        let (request_raw, request_truncated) = match capture.request.lock() {
             Ok(chunks) => (chunks.concat(), chunks.truncated),
-            Err(_) => (Default::default(), true),
+            Err(_) => (Bytes::new(), true),
         };
-        let request_body = decode(header(&capture.request_headers, "content-encoding"), &request_chunks)
-            .map(|b| bytes::Bytes::copy_from_slice(&b))
-            .unwrap_or(request_chunks);
-        let encoding = header(&capture.response_headers, "content-encoding");
-        let raw_response = capture.response.concat();
-        let response_body = decode(encoding, &raw_response)
-            .map(|b| bytes::Bytes::copy_from_slice(&b))
-            .unwrap_or_else(|_| raw_response.clone());
-
+        let request_body = decoded(header(&capture.request_headers, "content-encoding"), request_raw);
+        let encoding = header(&capture.response_headers, "content-encoding")
+            .filter(|e| !e.trim().eq_ignore_ascii_case("identity"));
+        let response_body = decoded(encoding, capture.response.concat());
         let api = assemble::api_for(self.provider, &self.endpoint);
-        let request = assemble::summarize_request(api, &capture.request_headers, &request_body);
         let is_sse = header(&capture.response_headers, "content-type")
             .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/event-stream"));
         let response = if is_sse {
-            assemble_stream(api, capture, encoding.is_some(), &response_body)
+            assemble_stream(api, &capture, encoding.is_some(), &response_body)
         } else {
             assemble::assemble_json(api, &response_body)
         };
+        Finished {
+            request_id: self.request_id,
+            provider: self.provider,
+            endpoint: self.endpoint,
+            transport: "http",
+            status: capture.response_status,
+            request_body,
+            response_body,
+            response,
+            started_at: capture.started_at,
+            total: self.ended.saturating_duration_since(capture.started),
+            ttfb_ms: capture.first_byte_us.map(|us| us as f64 / 1000.0),
+            upstream_ms: self.upstream_ms,
+            overhead_us: self.overhead_us,
+            chunks: self.chunks,
+            end: self.end,
+            truncated: request_truncated || capture.response.truncated,
+            request_headers: capture.request_headers,
+            response_headers: capture.response_headers,
+        }
+    }
+}
 
-        let started_at_ms = epoch_ms(capture.started_at);
-        let total = self.ended.saturating_duration_since(capture.started);
-        let ended_at_ms = started_at_ms + total.as_millis() as i64;
-        let body_json: serde_json::Value = serde_json::from_slice(&request_body).unwrap_or_default();
-        let session_id = session::session_id(&capture.request_headers, &body_json, cx.session_header)
+/// The decoded copy of a body (as much as decodes, e.g. of a gzip stream cut short).
+fn decoded(encoding: Option<&str>, raw: Bytes) -> Bytes {
+    match decode_lossy(encoding, &raw) {
+        (std::borrow::Cow::Borrowed(_), _) => raw,
+        (std::borrow::Cow::Owned(bytes), _) => Bytes::from(bytes),
+    }
+}
+
+/// Parses the event stream chunk by chunk so each event keeps its arrival time. A compressed stream
+/// is parsed from its decoded copy, with every event at the last chunk's time.
+fn assemble_stream(api: Api, capture: &Capture, encoded: bool, decoded: &[u8]) -> Assembled {
+    let mut assembler = StreamAssembler::new(api);
+    let mut parser = SseParser::new();
+    let mut events = Vec::new();
+    let mut feed = |at_us: u64, bytes: &[u8]| {
+        parser.feed(bytes, &mut events);
+        for event in events.drain(..) {
+            if event.data == "[DONE]" {
+                continue;
+            }
+            if let Ok(data) = serde_json::from_str::<serde_json::Value>(&event.data) {
+                assembler.event(at_us as f64 / 1000.0, event.event.as_deref(), &data);
+            }
+        }
+    };
+    if encoded {
+        feed(capture.response.pieces.last().map(|(at, _)| *at).unwrap_or(0), decoded);
+    } else {
+        for (at, piece) in &capture.response.pieces {
+            feed(*at, piece);
+        }
+    }
+    assembler.finish()
+}
+
+impl Finished {
+    pub fn into_record(self, cx: &mut Context<'_>) -> RequestRecord {
+        let api = assemble::api_for(self.provider, &self.endpoint);
+        let mut request = assemble::summarize_request(api, &self.request_headers, &self.request_body);
+        if self.transport == "websocket" {
+            request.stream = true; // a WebSocket turn always streams its events
+        }
+        let started_at_ms = epoch_ms(self.started_at);
+        let ended_at_ms = started_at_ms + self.total.as_millis() as i64;
+        let body_json: serde_json::Value = serde_json::from_slice(&self.request_body).unwrap_or_default();
+        let session_id = session::session_id(&self.request_headers, &body_json, cx.session_header)
             .unwrap_or_else(|| format!("req-{}", self.request_id));
         let tool_executions = cx.tools.results(&session_id, &request, started_at_ms);
-        cx.tools.requested(&session_id, &response.tool_calls, ended_at_ms);
+        cx.tools.requested(&session_id, &self.response.tool_calls, ended_at_ms);
 
-        let status = capture.response_status;
+        let response = self.response;
         let outcome = match &self.end {
-            _ if status >= 400 || response.error_type.is_some() => Outcome::ProviderError,
+            _ if self.status >= 400 || response.error_type.is_some() => Outcome::ProviderError,
             End::Done => Outcome::Ok,
             End::UpstreamFailed(_) => Outcome::UpstreamFailed,
             End::Timeout => Outcome::Timeout,
@@ -102,9 +184,9 @@ impl Exchange {
         let model = response.model.clone().or_else(|| request.model.clone());
         let cost_usd = model.as_deref().and_then(|m| cx.pricing.cost(m, &response.usage));
         let timings = Timings {
-            ttfb_ms: capture.first_byte_us.map(|us| us as f64 / 1000.0),
+            ttfb_ms: self.ttfb_ms,
             ttft_ms: response.first_content_ms,
-            total_ms: total.as_secs_f64() * 1000.0,
+            total_ms: self.total.as_secs_f64() * 1000.0,
             upstream_ms: self.upstream_ms,
             overhead_us: self.overhead_us,
             chunks: self.chunks,
@@ -112,54 +194,25 @@ impl Exchange {
         RequestRecord {
             request_id: self.request_id,
             session_id,
-            client: session::client_kind(&capture.request_headers),
+            client: session::client_kind(&self.request_headers),
             provider: self.provider.name(),
             endpoint: self.endpoint,
             transport: self.transport,
             started_at_ms,
             ended_at_ms,
-            status,
+            status: self.status,
             outcome,
-            retry_after: header(&capture.response_headers, "retry-after").map(str::to_string),
-            request_headers: kept_headers(&capture.request_headers),
-            request_body,
-            response_headers: kept_headers(&capture.response_headers),
-            response_body,
+            retry_after: header(&self.response_headers, "retry-after").map(str::to_string),
+            request_headers: kept_headers(&self.request_headers),
+            request_body: self.request_body,
+            response_headers: kept_headers(&self.response_headers),
+            response_body: self.response_body,
             request,
             response,
             timings,
             tool_executions,
             cost_usd,
-            truncated: request_truncated || capture.response.truncated,
+            truncated: self.truncated,
         }
     }
-}
-
-/// Parses the event stream chunk by chunk so each event keeps its arrival time. A compressed stream
-/// is parsed from its decoded copy, with every event at the last chunk's time.
-fn assemble_stream(api: Api, capture: &Capture, encoded: bool, decoded: &[u8]) -> super::record::Assembled {
-    let mut assembler = StreamAssembler::new(api);
-    let mut parser = SseParser::new();
-    let mut events = Vec::new();
-    let mut feed = |at_us: u64, bytes: &[u8], events: &mut Vec<_>, assembler: &mut StreamAssembler| {
-        parser.feed(bytes, events);
-        for event in events.drain(..) {
-            let event: super::sse::SseEvent = event;
-            if event.data == "[DONE]" {
-                continue;
-            }
-            if let Ok(data) = serde_json::from_str::<serde_json::Value>(&event.data) {
-                assembler.event(at_us as f64 / 1000.0, event.event.as_deref(), &data);
-            }
-        }
-    };
-    if encoded {
-        let at = capture.response.pieces.last().map(|(at, _)| *at).unwrap_or(0);
-        feed(at, decoded, &mut events, &mut assembler);
-    } else {
-        for (at, piece) in &capture.response.pieces {
-            feed(*at, piece, &mut events, &mut assembler);
-        }
-    }
-    assembler.finish()
 }

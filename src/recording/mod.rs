@@ -10,14 +10,24 @@
 #![allow(dead_code)]
 
 pub(crate) mod assemble;
+mod capture;
 pub(crate) mod decode;
+mod exchange;
 pub(crate) mod export;
 pub(crate) mod jsonl;
 pub(crate) mod pricing;
 pub(crate) mod record;
+mod recorder;
 pub(crate) mod retention;
 pub(crate) mod session;
 pub(crate) mod sqlite;
 pub(crate) mod sse;
+mod summary;
+mod writer;
+pub(crate) mod ws_frames;
+mod ws_session;
+
+pub(crate) use capture::{Capture, RequestSink};
+pub(crate) use recorder::{Recorder, WsTap};
 
 

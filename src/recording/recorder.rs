@@ -4,6 +4,9 @@
 
 use super::capture::Capture;
 use super::exchange::Exchange;
+use super::ws_session::WsSession;
+use crate::providers::Provider;
+use bytes::Bytes;
 use super::writer::{self, Msg};
 use crate::config::Config;
 use crate::error::StartupError;
@@ -92,7 +95,6 @@ impl Recorder {
             capture,
             provider: ctx.provider,
             endpoint: ctx.path.clone(),
-            transport: "http",
             upstream_ms: ctx.upstream_headers.as_secs_f64() * 1000.0,
             overhead_us: ctx.overhead.as_micros() as u64,
             chunks: ctx.chunks_out,
@@ -103,6 +105,15 @@ impl Recorder {
             inner.queued.fetch_sub(size, Ordering::Relaxed);
             inner.lost.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A tap for a relayed WebSocket connection, or `None` when recording is off.
+    pub fn ws_open(&self, id: u64, provider: Provider, path: &str, request: &HeaderMap, response: &HeaderMap) -> Option<WsTap> {
+        let inner = self.inner.as_ref()?;
+        let opened = Instant::now();
+        let session = WsSession::new(format!("{}-{id}", inner.run), provider, path.to_string(), request.clone(), response.clone(), opened);
+        inner.tx.send(Msg::WsOpen { id, session: Box::new(session) }).ok()?;
+        Some(WsTap { id, tx: inner.tx.clone(), queued: inner.queued.clone(), budget: inner.budget, dropped: AtomicBool::new(false) })
     }
 
     /// Exchanges dropped because the queue was full (or the writer had stopped).
@@ -121,5 +132,47 @@ impl Recorder {
                 tracing::error!("the recording writer panicked; some requests may be missing");
             }
         }
+    }
+}
+
+/// The relay's handle on one WebSocket connection: hands byte copies to the writer, which reads the
+/// frames. Over the memory budget the connection's recording stops (a gap) rather than desync.
+pub(crate) struct WsTap {
+    id: u64,
+    tx: Sender<Msg>,
+    queued: Arc<AtomicUsize>,
+    budget: usize,
+    dropped: AtomicBool,
+}
+
+impl WsTap {
+    pub fn client_bytes(&self, bytes: &Bytes) {
+        self.send(true, bytes);
+    }
+
+    pub fn server_bytes(&self, bytes: &Bytes) {
+        self.send(false, bytes);
+    }
+
+    fn send(&self, from_client: bool, bytes: &Bytes) {
+        if self.dropped.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.queued.load(Ordering::Relaxed) + bytes.len() > self.budget {
+            self.dropped.store(true, Ordering::Relaxed);
+            let _ = self.tx.send(Msg::WsClose { id: self.id, at: Instant::now(), end: End::UpstreamFailed("recording queue over budget".into()) });
+            return;
+        }
+        self.queued.fetch_add(bytes.len(), Ordering::Relaxed);
+        let _ = self.tx.send(Msg::WsBytes { id: self.id, from_client, at: Instant::now(), bytes: bytes.clone() });
+    }
+
+    /// The relay ended; `error` says why when it was not a clean close.
+    pub fn close(&self, error: Option<String>) {
+        let end = match error {
+            None => End::Done,
+            Some(why) => End::UpstreamFailed(why),
+        };
+        let _ = self.tx.send(Msg::WsClose { id: self.id, at: Instant::now(), end });
     }
 }

@@ -3,7 +3,11 @@
 //! the queue and prints the session summary. Store failures are logged once, counted, and retried:
 //! the proxy keeps serving and recording resumes when the disk is writable again.
 
-use super::exchange::{Context, Exchange};
+use super::exchange::{Context, Exchange, Finished};
+use super::ws_session::WsSession;
+use crate::proxy::ctx::End;
+use bytes::Bytes;
+use std::collections::HashMap;
 use super::jsonl::JsonlStore;
 use super::pricing::Pricing;
 use super::record::RequestRecord;
@@ -23,6 +27,9 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 pub(crate) enum Msg {
     Exchange(Box<Exchange>),
+    WsOpen { id: u64, session: Box<WsSession> },
+    WsBytes { id: u64, from_client: bool, at: Instant, bytes: Bytes },
+    WsClose { id: u64, at: Instant, end: End },
     /// Requests the recorder could not queue.
     Gap { requests: u64, bytes: u64, at_ms: i64 },
     Shutdown,
@@ -95,6 +102,7 @@ struct Writer {
     batch: Vec<RequestRecord>,
     gaps: Vec<(u64, u64, i64)>,
     summary: Summary,
+    websockets: HashMap<u64, WsSession>,
     queued: Arc<AtomicUsize>,
     retention: Option<(PathBuf, RetentionConfig)>,
 }
@@ -120,6 +128,7 @@ pub(crate) fn spawn(config: &Config, queued: Arc<AtomicUsize>) -> Result<(Sender
         batch: Vec::new(),
         gaps: Vec::new(),
         summary: Summary::default(),
+        websockets: HashMap::new(),
         queued,
         retention: rec.jsonl.enabled.then(|| (jsonl_dir, rec.jsonl.retention.clone())),
     };
@@ -142,17 +151,20 @@ fn run(rx: Receiver<Msg>, mut w: Writer) {
         }
         let wait = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
         match rx.recv_timeout(wait) {
-            Ok(Msg::Exchange(exchange)) => w.add(*exchange),
-            Ok(Msg::Gap { requests, bytes, at_ms }) => w.gaps.push((requests, bytes, at_ms)),
             Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
                 // Everything sent before Shutdown is already in the channel: drain it, then stop.
-                while let Ok(Msg::Exchange(exchange)) = rx.try_recv() {
-                    w.add(*exchange);
+                while let Ok(msg) = rx.try_recv() {
+                    w.handle(msg);
+                }
+                let open: Vec<u64> = w.websockets.keys().copied().collect();
+                for id in open {
+                    w.handle(Msg::WsClose { id, at: Instant::now(), end: End::Cancelled });
                 }
                 w.flush();
                 w.summary.print();
                 return;
             }
+            Ok(msg) => w.handle(msg),
             Err(RecvTimeoutError::Timeout) => {}
         }
         if last_flush.elapsed() >= FLUSH_EVERY {
@@ -163,11 +175,41 @@ fn run(rx: Receiver<Msg>, mut w: Writer) {
 }
 
 impl Writer {
-    fn add(&mut self, exchange: Exchange) {
-        let size = exchange.capture.size();
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Exchange(exchange) => {
+                let size = exchange.capture.size();
+                self.add(exchange.finished());
+                self.release(size);
+            }
+            Msg::Gap { requests, bytes, at_ms } => self.gaps.push((requests, bytes, at_ms)),
+            Msg::WsOpen { id, session } => {
+                self.websockets.insert(id, *session);
+            }
+            Msg::WsBytes { id, from_client, at, bytes } => {
+                self.release(bytes.len());
+                let Some(session) = self.websockets.get_mut(&id) else { return };
+                let turns = if from_client { session.client_bytes(at, &bytes) } else { session.server_bytes(at, &bytes) };
+                for turn in turns {
+                    self.add(turn);
+                }
+            }
+            Msg::WsClose { id, at, end } => {
+                if let Some(turn) = self.websockets.remove(&id).and_then(|mut s| s.close(at, end)) {
+                    self.add(turn);
+                }
+            }
+            Msg::Shutdown => {}
+        }
+    }
+
+    fn release(&self, size: usize) {
+        let _ = self.queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(size)));
+    }
+
+    fn add(&mut self, finished: Finished) {
         let mut cx = Context { pricing: &self.pricing, session_header: self.session_header.as_deref(), tools: &mut self.tools };
-        let record = exchange.into_record(&mut cx);
-        self.queued.fetch_sub(size.min(self.queued.load(Ordering::Relaxed)), Ordering::Relaxed);
+        let record = finished.into_record(&mut cx);
         self.summary.add(&record);
         self.batch.push(record);
     }

@@ -35,6 +35,7 @@ async fn closed_port_url() -> String {
 #[tokio::test]
 async fn unreachable_provider_is_502_in_each_dialect() {
     let mut config = lunaroute::config::Config::default();
+    config.session_recording.enabled = false;
     config.providers.anthropic.base_url = Some(closed_port_url().await);
     config.providers.openai.base_url = Some(closed_port_url().await);
     let proxy = spawn_proxy(config).await;

@@ -24,11 +24,14 @@ pub fn fixture(path: &str) -> Bytes {
     Bytes::from(std::fs::read(&full).unwrap_or_else(|e| panic!("fixture {full}: {e}")))
 }
 
-/// A config whose providers both point at the given mock(s), with client credentials passed through.
+/// A config whose providers both point at the given mock(s), with client credentials passed through
+/// and recording off.
 pub fn config_for(anthropic: &MockHandle, openai: &MockHandle) -> Config {
     let mut config = Config::default();
     config.providers.anthropic.base_url = Some(anthropic.url());
     config.providers.openai.base_url = Some(format!("{}/v1", openai.url()));
+    // Never write into the developer's ~/.lunaroute; recording tests turn it on with a temp dir.
+    config.session_recording.enabled = false;
     config
 }
 
