@@ -53,7 +53,8 @@ pub(crate) fn export_session(
 }
 
 /// Every request of the session with its exact body, in order; the first body that cannot be
-/// rebuilt is an error.
+/// rebuilt is an error. (For tests: the export is what users run.)
+#[cfg(test)]
 pub(crate) fn reconstruct_requests(
     dir: &Path,
     session_id: &str,

@@ -18,9 +18,11 @@
 //! Each `append` is one `write(2)` of both lines to a file opened with `O_APPEND`: lines reach the
 //! OS at once (a `kill -9` loses nothing already appended) and an error means exactly that record
 //! is lost, which the writer can count. A line torn by a crash or a full disk is closed with a
-//! newline before the next write, so only that line is lost. The writer should call
-//! [`JsonlStore::run_retention`] rather than `retention::run_retention` so compression never
-//! races an append.
+//! newline before the next write, so only that line is lost.
+//!
+//! Retention may compress or delete a file the store has open (the writer runs it between
+//! batches): every append first checks that its file is still there, and otherwise resolves the
+//! session again (a new part beside the `.zst`, or a fresh file whose requests are stored whole).
 
 pub(crate) mod codec;
 pub(crate) mod delta;
@@ -34,12 +36,10 @@ mod tests_sharing;
 use self::delta::Recent;
 use self::lines::Body;
 use super::record::RequestRecord;
-use crate::config::RetentionConfig;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// Open files kept at once; the least recently used is closed beyond this.
 const MAX_OPEN_FILES: usize = 64;
@@ -150,23 +150,6 @@ impl JsonlStore {
     pub(crate) fn flush(&mut self) -> Result<(), String> {
         self.evict();
         Ok(())
-    }
-
-    /// Runs retention with every file closed, so nothing is compressed or deleted under an open
-    /// handle; sessions reopen (or start a new part) on their next request.
-    pub(crate) fn run_retention(
-        &mut self,
-        cfg: &RetentionConfig,
-        now: SystemTime,
-    ) -> Result<super::retention::RetentionReport, String> {
-        self.open.clear();
-        let report = super::retention::run_retention(&self.dir, cfg, now)?;
-        // Deleted sessions: forget their day folder and their bases, which are gone.
-        self.index = build_index(&self.dir)?;
-        let index = &self.index;
-        self.sessions
-            .retain(|id, _| layout::session_stem(id).is_ok_and(|stem| index.contains_key(&stem)));
-        Ok(report)
     }
 
     /// Makes sure the session's file is open (and still there), returning its path.

@@ -44,7 +44,8 @@ pub(crate) fn session_stem(session_id: &str) -> Result<String, String> {
     })
 }
 
-/// The session id behind a stem (`None` for the gap file).
+/// The session id behind a stem (`None` for the gap file): the mapping's inverse, for tests.
+#[cfg(test)]
 pub(crate) fn session_of_stem(stem: &str) -> Option<&str> {
     match stem {
         GAPS_STEM => None,

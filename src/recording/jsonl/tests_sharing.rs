@@ -103,11 +103,23 @@ fn round_trip(dir: &Path, session: &str, bodies: &[Vec<u8>]) {
         compress_after_days: Some(1),
         ..RetentionConfig::default()
     };
-    let report = store
-        .run_retention(&cfg, SystemTime::now() + Duration::from_secs(10 * 86_400))
-        .unwrap();
+    let later = SystemTime::now() + Duration::from_secs(10 * 86_400);
+    let report = crate::recording::retention::run_retention(dir, &cfg, later).unwrap();
     assert_eq!(report.compressed_files, 1, "{report:?}");
     check("compressed");
+
+    // The store had the file open: it notices, starts a new part beside the `.zst`, and may still
+    // reference bases inside it.
+    let again = &bodies[bodies.len() - 2]; // a retry of r11
+    let id = format!("r{}", bodies.len());
+    store
+        .append(&record(session, &id, DAY0_MS + 99, again))
+        .unwrap();
+    let (kind, _) = body_kind(dir, session, &id);
+    assert_eq!(kind, "delta");
+    let rebuilt = reconstruct_requests(dir, session).unwrap();
+    assert_eq!(rebuilt.len(), bodies.len() + 1);
+    assert_eq!(rebuilt.last().map(|(_, b)| b), Some(again));
 }
 
 #[test]
