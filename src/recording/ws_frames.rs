@@ -3,7 +3,7 @@
 //! (RFC 7692) with or without context takeover. The relay itself never parses: it forwards bytes
 //! and hands copies here, on the writer thread.
 
-use flate2::{Decompress, FlushDecompress, Status};
+use flate2::{Decompress, FlushDecompress};
 
 /// A complete data message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ impl FrameReader {
         }
         self.buf.extend_from_slice(bytes);
         let mut at = 0;
-        while let Some((header_len, payload_len, fin, rsv1, opcode, mask)) = parse_header(&self.buf[at..]) {
+        while let Some(FrameHeader { header_len, payload_len, fin, rsv1, opcode, mask }) = parse_header(&self.buf[at..]) {
             let total = header_len + payload_len;
             if payload_len > MAX_MESSAGE {
                 self.broken = Some(format!("frame of {payload_len} bytes is over the recorder's limit"));
@@ -118,21 +118,22 @@ impl FrameReader {
         let mut output = Vec::with_capacity(data.len() * 4 + 64);
         let mut consumed = 0;
         loop {
-            let before_in = inflater.decompress.total_in();
-            let status = inflater
+            let (before_in, before_out) = (inflater.decompress.total_in(), inflater.decompress.total_out());
+            inflater
                 .decompress
                 .decompress_vec(&input[consumed..], &mut output, FlushDecompress::Sync)
                 .map_err(|e| format!("inflate: {e}"))?;
             consumed += (inflater.decompress.total_in() - before_in) as usize;
+            let progressed = inflater.decompress.total_in() != before_in || inflater.decompress.total_out() != before_out;
             if output.len() > MAX_MESSAGE {
                 return Err("inflated message over the recorder's limit".into());
             }
-            if consumed >= input.len() || status == Status::StreamEnd {
-                break;
-            }
+            // A full output buffer may hide more pending output even when all input is consumed.
             if output.len() == output.capacity() {
                 output.reserve(output.capacity().max(4096));
-            } else if status == Status::BufError {
+                continue;
+            }
+            if consumed >= input.len() || !progressed {
                 break;
             }
         }
@@ -143,8 +144,18 @@ impl FrameReader {
     }
 }
 
-/// (header length, payload length, FIN, RSV1, opcode, mask key) once the whole header is there.
-fn parse_header(b: &[u8]) -> Option<(usize, usize, bool, bool, u8, Option<[u8; 4]>)> {
+struct FrameHeader {
+    header_len: usize,
+    payload_len: usize,
+    fin: bool,
+    /// Set on the first frame of a compressed message (permessage-deflate).
+    rsv1: bool,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+}
+
+/// The frame header, once all of it is there.
+fn parse_header(b: &[u8]) -> Option<FrameHeader> {
     if b.len() < 2 {
         return None;
     }
@@ -165,7 +176,7 @@ fn parse_header(b: &[u8]) -> Option<(usize, usize, bool, bool, u8, Option<[u8; 4
     } else {
         None
     };
-    Some((at, len, fin, rsv1, opcode, mask))
+    Some(FrameHeader { header_len: at, payload_len: len, fin, rsv1, opcode, mask })
 }
 
 /// What `sec-websocket-extensions` on the 101 says: (deflate, client no-context-takeover,
@@ -237,7 +248,9 @@ mod tests {
     fn permessage_deflate_with_and_without_context_takeover() {
         for no_takeover in [false, true] {
             let mut c = Compress::new(Compression::default(), false);
-            let messages = [r#"{"type":"response.created"}"#, r#"{"type":"response.created","more":1}"#, "third"];
+            // The last one inflates to far more than the first output buffer holds.
+            let big = format!("{{\"output\":\"{}\"}}", "lunaroute-tool-ok ".repeat(20_000));
+            let messages = [r#"{"type":"response.created"}"#, r#"{"type":"response.created","more":1}"#, "third", big.as_str()];
             let mut wire = Vec::new();
             for m in messages {
                 wire.extend(frame(true, true, 0x1, &deflate(&mut c, m.as_bytes()), None));
@@ -257,7 +270,8 @@ mod tests {
     fn garbage_stops_parsing_without_panicking() {
         let mut reader = FrameReader::new(false, false);
         let mut out = Vec::new();
-        reader.feed(&[0x80 | 0x0, 0x03, b'a', b'b', b'c'], &mut out);
+        // A continuation frame with no message before it.
+        reader.feed(&[0x80, 0x03, b'a', b'b', b'c'], &mut out);
         assert!(reader.broken().is_some());
         reader.feed(&frame(true, false, 0x1, b"ignored", None), &mut out);
         assert!(out.is_empty());
