@@ -68,14 +68,15 @@ impl<S> Fallible<S> {
         }
     }
 
-    /// Runs `write` on the store (reopening it first if needed); counts `n` lost records on failure.
-    fn write(&mut self, n: u64, write: impl FnOnce(&mut S) -> Result<(), String>) {
+    /// Runs `write` on the store (reopening it first if needed). `write` reports how many records
+    /// it could not write and the first error; those are counted as lost.
+    fn write(&mut self, n: u64, write: impl FnOnce(&mut S) -> Result<(), (u64, String)>) {
         if self.store.is_none() {
             self.store = self.try_open();
         }
         let result = match self.store.as_mut() {
             Some(store) => write(store),
-            None => Err("not open".into()),
+            None => Err((n, "not open".into())),
         };
         match result {
             Ok(()) if self.failing => {
@@ -83,8 +84,8 @@ impl<S> Fallible<S> {
                 self.failing = false;
             }
             Ok(()) => {}
-            Err(e) => {
-                self.lost += n;
+            Err((lost, e)) => {
+                self.lost += lost;
                 self.report(&e);
                 // Reopen next time: the file or connection may be what broke.
                 self.store = None;
@@ -223,24 +224,42 @@ impl Writer {
         let n = batch.len() as u64;
         if let Some(jsonl) = self.jsonl.as_mut() {
             jsonl.write(n, |store| {
+                // One failed line loses one record, not the rest of the batch.
+                let mut failed = (0, None);
                 for (requests, bytes, at_ms) in &gaps {
-                    store.write_gap(*requests, *bytes, *at_ms, "recording queue over its memory budget")?;
+                    if let Err(e) = store.write_gap(*requests, *bytes, *at_ms, "recording queue over its memory budget") {
+                        failed.1.get_or_insert(e);
+                    }
                 }
                 for record in &batch {
-                    store.append(record)?;
+                    if let Err(e) = store.append(record) {
+                        failed.0 += 1;
+                        failed.1.get_or_insert(e);
+                    }
                 }
-                store.flush()
+                if let Err(e) = store.flush() {
+                    failed.1.get_or_insert(e);
+                }
+                match failed {
+                    (_, None) => Ok(()),
+                    (lost, Some(e)) => Err((lost, e)),
+                }
             });
         }
         if let Some(sqlite) = self.sqlite.as_mut() {
-            sqlite.write(n, |store| store.write_batch(&batch));
+            sqlite.write(n, |store| store.write_batch(&batch).map_err(|e| (n, e)));
         }
     }
 
     fn cleanup(&mut self) {
         if let Some((dir, retention)) = &self.retention {
-            if let Err(e) = run_retention(dir, retention, SystemTime::now()) {
-                tracing::warn!(error = %e, "session retention failed");
+            match run_retention(dir, retention, SystemTime::now()) {
+                Ok(report) => {
+                    for error in report.errors.iter().take(5) {
+                        tracing::warn!("session retention: {error}");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "session retention failed"),
             }
         }
     }
