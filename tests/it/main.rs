@@ -7,6 +7,8 @@ mod cli;
 mod config;
 mod errors;
 mod passthrough;
+#[cfg(feature = "recording")]
+mod recording;
 mod routes;
 mod streaming;
 mod websocket;
