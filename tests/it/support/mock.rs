@@ -54,6 +54,9 @@ pub enum Body {
     Hang,
     /// Accept a WebSocket upgrade; answer each client text frame with these text frames.
     WebSocket(Vec<String>),
+    /// Accept a WebSocket upgrade; answer the n-th client text frame with the n-th list (the last
+    /// list again once they run out).
+    WebSocketTurns(Vec<Vec<String>>),
 }
 
 #[derive(Clone)]
@@ -251,8 +254,10 @@ async fn handle(
         return Ok(resp);
     };
     let reply = responder(&recorded);
-    if let Body::WebSocket(frames) = &reply.body {
-        return Ok(accept_websocket(&parts.headers, upgrade, frames.clone(), ws));
+    match &reply.body {
+        Body::WebSocket(frames) => return Ok(accept_websocket(&parts.headers, upgrade, vec![frames.clone()], ws)),
+        Body::WebSocketTurns(turns) => return Ok(accept_websocket(&parts.headers, upgrade, turns.clone(), ws)),
+        _ => {}
     }
     let mut builder = Response::builder().status(reply.status);
     for (k, v) in &reply.headers {
@@ -278,7 +283,7 @@ async fn handle(
             std::future::pending::<()>().await;
             unreachable!()
         }
-        Body::WebSocket(_) => unreachable!(),
+        Body::WebSocket(_) | Body::WebSocketTurns(_) => unreachable!(),
     };
     Ok(builder.body(body).unwrap())
 }
@@ -325,7 +330,7 @@ fn failing(pieces: Vec<Bytes>, stall: bool) -> MockBody {
 fn accept_websocket(
     headers: &HeaderMap,
     upgrade: hyper::upgrade::OnUpgrade,
-    frames: Vec<String>,
+    turns: Vec<Vec<String>>,
     tracking: WsTracking,
 ) -> Response<MockBody> {
     use futures_util::{SinkExt, StreamExt};
@@ -338,7 +343,12 @@ fn accept_websocket(
         'session: while let Some(Ok(msg)) = ws.next().await {
             match msg {
                 Message::Text(text) => {
-                    tracking.frames.lock().unwrap().push(text.to_string());
+                    let n = {
+                        let mut seen = tracking.frames.lock().unwrap();
+                        seen.push(text.to_string());
+                        seen.len()
+                    };
+                    let frames = turns.get(n - 1).or(turns.last()).cloned().unwrap_or_default();
                     for frame in &frames {
                         if ws.send(Message::text(frame.clone())).await.is_err() {
                             break 'session;
