@@ -6,8 +6,6 @@
 //! (content-encoding copies) · `assemble` (per-dialect response assembly, request summaries) ·
 //! `session` (session identity, client kind, tool timing) · `pricing` · `sqlite` · `jsonl` ·
 //! `retention` · `export`.
-// TODO(lead): drop once the writer wires every piece in (work in progress for the recording issue).
-#![allow(dead_code)]
 
 pub(crate) mod assemble;
 mod capture;

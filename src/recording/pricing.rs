@@ -190,6 +190,7 @@ impl Pricing {
     }
 
     /// The rates the longest matching prefix gives `model`, before any prompt-length tier.
+    #[cfg(test)]
     pub(crate) fn rates(&self, model: &str) -> Option<Rates> {
         self.entry(model).map(|e| e.base)
     }

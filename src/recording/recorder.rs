@@ -125,6 +125,10 @@ impl Recorder {
     /// Called once, after the server stopped serving.
     pub fn shutdown(&self) {
         let Some(inner) = self.inner.as_ref() else { return };
+        let lost = self.lost();
+        if lost > 0 {
+            tracing::warn!("{lost} requests could not be queued for recording (see the gap markers in the sessions directory)");
+        }
         let _ = inner.tx.send(Msg::Shutdown);
         let handle = inner.writer.lock().ok().and_then(|mut h| h.take());
         if let Some(handle) = handle {

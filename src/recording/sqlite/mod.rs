@@ -14,7 +14,9 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use rusqlite::Connection;
+#[cfg(test)]
+use rusqlite::{OpenFlags, OptionalExtension, Row};
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ pub(crate) struct SqliteStore {
     conn: Connection,
 }
 
+#[cfg(test)]
 /// One `sessions` row.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SessionTotals {
@@ -54,6 +57,7 @@ pub(crate) struct SessionTotals {
     pub total_overhead_us: u64,
 }
 
+#[cfg(test)]
 /// One `tool_calls` row.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ToolCallRow {
@@ -92,6 +96,7 @@ impl SqliteStore {
         Ok(Self { conn })
     }
 
+    #[cfg(test)]
     /// The `sessions` row for `session_id`, if any.
     pub(crate) fn session_totals(&self, session_id: &str) -> Result<Option<SessionTotals>, String> {
         self.conn
@@ -109,6 +114,7 @@ impl SqliteStore {
             .map_err(sql_error("reading a session"))
     }
 
+    #[cfg(test)]
     /// The tool calls of `session_id`, in the order they were first seen.
     pub(crate) fn tool_calls(&self, session_id: &str) -> Result<Vec<ToolCallRow>, String> {
         let fail = sql_error("reading tool calls");
@@ -140,6 +146,7 @@ impl SqliteStore {
         rows.collect::<Result<_, _>>().map_err(&fail)
     }
 
+    #[cfg(test)]
     /// Rows in `requests` (for tests and the shutdown summary).
     pub(crate) fn request_count(&self) -> Result<u64, String> {
         self.conn
@@ -151,6 +158,7 @@ impl SqliteStore {
     }
 }
 
+#[cfg(test)]
 /// `PRAGMA integrity_check` on the database at `path` (which must exist): `Ok(true)` when SQLite
 /// answers `ok`. Opening it replays the WAL, as any reader after a crash would.
 pub(crate) fn integrity_ok(path: &Path) -> Result<bool, String> {
@@ -215,6 +223,7 @@ fn private_file(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+#[cfg(test)]
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionTotals> {
     let count = |i: usize| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
     let models: String = row.get(6)?;
