@@ -18,8 +18,8 @@ struct Stats {
     overhead_us: u64,
     upstream_ms: f64,
     cost: Option<f64>,
-    /// name → (calls, summed execution ms, executions timed)
-    tools: BTreeMap<String, (u64, f64, u64)>,
+    /// name → (calls, execution times in ms)
+    tools: BTreeMap<String, (u64, Vec<f64>)>,
 }
 
 impl Stats {
@@ -42,9 +42,7 @@ impl Stats {
             self.tools.entry(call.name.clone()).or_default().0 += 1;
         }
         for done in &r.tool_executions {
-            let entry = self.tools.entry(done.name.clone()).or_default();
-            entry.1 += done.duration_ms;
-            entry.2 += 1;
+            self.tools.entry(done.name.clone()).or_default().1.push(done.duration_ms);
         }
     }
 
@@ -62,9 +60,13 @@ impl Stats {
             let tools: Vec<String> = self
                 .tools
                 .iter()
-                .map(|(name, (calls, ms, timed))| match timed {
+                .map(|(name, (calls, times))| match times.len() {
                     0 => format!("{name} ×{calls}"),
-                    _ => format!("{name} ×{calls} (avg {:.0} ms)", ms / *timed as f64),
+                    n => format!(
+                        "{name} ×{calls} (avg {:.0} ms, p95 {:.0} ms)",
+                        times.iter().sum::<f64>() / n as f64,
+                        p95(times)
+                    ),
                 })
                 .collect();
             let _ = writeln!(out, "    tools: {}", tools.join(", "));
@@ -80,6 +82,14 @@ impl Stats {
         let cost = self.cost.map(|c| format!("${c:.4}")).unwrap_or_else(|| "unknown (model not in the pricing table)".into());
         let _ = writeln!(out, "    estimated cost: {cost}");
     }
+}
+
+/// Nearest-rank 95th percentile.
+fn p95(times: &[f64]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((sorted.len() as f64) * 0.95).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 #[derive(Default)]
@@ -114,5 +124,18 @@ impl Summary {
         if let Some(text) = self.render() {
             tracing::info!("{text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::p95;
+
+    #[test]
+    fn p95_is_nearest_rank() {
+        assert_eq!(p95(&[5.0]), 5.0);
+        let times: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(p95(&times), 95.0);
+        assert_eq!(p95(&[3.0, 1.0, 2.0]), 3.0);
     }
 }
