@@ -41,12 +41,14 @@ struct Fallible<S> {
     store: Option<S>,
     open: Box<dyn Fn() -> Result<S, String> + Send>,
     failing: bool,
+    /// Records lost in this run, and those lost since the current failure began.
     lost: u64,
+    lost_in_outage: u64,
 }
 
 impl<S> Fallible<S> {
     fn new(name: &'static str, open: Box<dyn Fn() -> Result<S, String> + Send>) -> Self {
-        let mut this = Self { name, store: None, open, failing: false, lost: 0 };
+        let mut this = Self { name, store: None, open, failing: false, lost: 0, lost_in_outage: 0 };
         this.store = this.try_open();
         this
     }
@@ -68,6 +70,14 @@ impl<S> Fallible<S> {
         }
     }
 
+    /// Said once more when the writer stops, so a store that never came back is not a silent loss.
+    fn report_losses(&self) {
+        if self.lost > 0 {
+            let still = if self.failing { "; it is still failing" } else { "" };
+            tracing::warn!("recording to {} lost {} requests in this run{still}", self.name, self.lost);
+        }
+    }
+
     /// Runs `write` on the store (reopening it first if needed). `write` reports how many records
     /// it could not write and the first error; those are counted as lost.
     fn write(&mut self, n: u64, write: impl FnOnce(&mut S) -> Result<(), (u64, String)>) {
@@ -80,12 +90,14 @@ impl<S> Fallible<S> {
         };
         match result {
             Ok(()) if self.failing => {
-                tracing::info!("recording to {} works again ({} requests were lost)", self.name, self.lost);
+                tracing::info!("recording to {} works again ({} requests were lost)", self.name, self.lost_in_outage);
                 self.failing = false;
+                self.lost_in_outage = 0;
             }
             Ok(()) => {}
             Err((lost, e)) => {
                 self.lost += lost;
+                self.lost_in_outage += lost;
                 self.report(&e);
                 // Reopen next time: the file or connection may be what broke.
                 self.store = None;
@@ -163,6 +175,12 @@ fn run(rx: Receiver<Msg>, mut w: Writer) {
                 }
                 w.flush();
                 w.summary.print();
+                if let Some(jsonl) = &w.jsonl {
+                    jsonl.report_losses();
+                }
+                if let Some(sqlite) = &w.sqlite {
+                    sqlite.report_losses();
+                }
                 return;
             }
             Ok(msg) => w.handle(msg),
