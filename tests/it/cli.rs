@@ -3,130 +3,10 @@
 //! and exits 0 on SIGTERM. Each run gets an empty environment and a throw-away HOME, so neither the
 //! developer's shell nor their ~/.lunaroute can change the outcome; every wait is bounded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::support::process::{run, server, sigterm, start, TempHome};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_lunaroute-server");
-
-/// A directory used as HOME for one run, removed afterwards.
-struct TempHome(PathBuf);
-
-impl TempHome {
-    fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("lunaroute-cli-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp HOME");
-        Self(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write temp file");
-        path
-    }
-}
-
-impl Drop for TempHome {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The binary with nothing inherited: no LUNAROUTE_* from the shell (or from a `figment::Jail` in a
-/// concurrently running config test), HOME pointing at `home`, plain log output.
-fn server(home: &TempHome) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("HOME", home.path())
-        .env("NO_COLOR", "1")
-        .current_dir(home.path());
-    cmd.stdin(Stdio::null());
-    cmd
-}
-
-/// Runs to completion, killing the process if it takes longer than 30 s.
-fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn lunaroute-server");
-    let guard = Guard(Some(child));
-    let output = guard.wait_output(Duration::from_secs(30));
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr),
-    )
-}
-
-/// Kills the child on drop, so a failed assertion never leaves a server running.
-struct Guard(Option<Child>);
-
-impl Guard {
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().expect("child still owned")
-    }
-
-    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child().try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "lunaroute-server did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_output(mut self, within: Duration) -> Output {
-        // Drain the pipes on threads so a chatty child cannot block on a full pipe.
-        let mut out = self.child().stdout.take().expect("stdout piped");
-        let mut err = self.child().stderr.take().expect("stderr piped");
-        let out = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = out.read_to_end(&mut buf);
-            buf
-        });
-        let err = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = err.read_to_end(&mut buf);
-            buf
-        });
-        let status = self.wait_exit(within);
-        Output {
-            status,
-            stdout: out.join().unwrap(),
-            stderr: err.join().unwrap(),
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            if matches!(child.try_wait(), Ok(None)) {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-}
+use std::time::Duration;
 
 #[test]
 fn version_prints_the_crate_version() {
@@ -263,56 +143,6 @@ fn zero_config_start_serves_healthz_and_stops_cleanly_on_sigterm() {
     );
 }
 
-/// Spawns the server and waits (bounded) for its `listening on` line. Returns the guard, the
-/// address, the stderr lines so far and the channel carrying the rest.
-fn start(cmd: &mut Command) -> (Guard, String, Vec<String>, mpsc::Receiver<String>) {
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn lunaroute-server");
-    let mut guard = Guard(Some(child));
-    // Forward stderr lines over a channel so every read can be bounded by a timeout.
-    let stderr = guard.child().stderr.take().expect("stderr piped");
-    let (tx, lines) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no `listening on` line; stderr so far: {seen:#?}"));
-        let found = line.split("listening on http://").nth(1).map(|rest| {
-            rest.chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || ".:[]".contains(*c))
-                .collect::<String>()
-        });
-        seen.push(line);
-        if let Some(addr) = found {
-            break addr;
-        }
-    };
-    (guard, addr, seen, lines)
-}
-
-fn sigterm(guard: &mut Guard) {
-    let pid = guard.child().id().to_string();
-    // An explicit PATH: a config test's `figment::Jail` may have cleared this process's environment.
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .status()
-        .expect("run kill");
-    assert!(killed.success());
-}
-
 /// `log_requests`: one line per request with its figures, and no credential anywhere in the log,
 /// even at trace level.
 #[test]
@@ -321,8 +151,14 @@ fn request_log_has_one_line_per_request_and_never_a_credential() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mock = runtime.block_on(
         MockUpstream::new()
-            .route("/v1/messages", Reply::sse(fixture("anthropic/messages_text.sse")))
-            .route("/v1/chat/completions", Reply::json(fixture("openai/chat_text.json")))
+            .route(
+                "/v1/messages",
+                Reply::sse(fixture("anthropic/messages_text.sse")),
+            )
+            .route(
+                "/v1/chat/completions",
+                Reply::json(fixture("openai/chat_text.json")),
+            )
             .start(),
     );
     let home = TempHome::new();
@@ -334,15 +170,24 @@ fn request_log_has_one_line_per_request_and_never_a_credential() {
         .env("LUNAROUTE_OPENAI_API_KEY", "sk-proj-CONFIGURED-SECRET-4");
     let (mut guard, addr, mut seen, lines) = start(&mut cmd);
 
-    let anthropic = http_request(&addr, "POST /v1/messages?beta=true", &[
-        ("x-api-key", "sk-ant-CLIENT-SECRET-1"),
-        ("authorization", "Bearer CLIENT-SECRET-2"),
-        ("cookie", "session=CLIENT-SECRET-3"),
-        ("anthropic-version", "2023-06-01"),
-    ], r#"{"model":"claude-sonnet-4-5","stream":true,"messages":[]}"#);
+    let anthropic = http_request(
+        &addr,
+        "POST /v1/messages?beta=true",
+        &[
+            ("x-api-key", "sk-ant-CLIENT-SECRET-1"),
+            ("authorization", "Bearer CLIENT-SECRET-2"),
+            ("cookie", "session=CLIENT-SECRET-3"),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        r#"{"model":"claude-sonnet-4-5","stream":true,"messages":[]}"#,
+    );
     assert!(anthropic.starts_with("HTTP/1.1 200"), "{anthropic}");
-    let openai = http_request(&addr, "POST /v1/chat/completions", &[("authorization", "Bearer sk-CLIENT-SECRET-5")],
-        r#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-5-mini"}"#);
+    let openai = http_request(
+        &addr,
+        "POST /v1/chat/completions",
+        &[("authorization", "Bearer sk-CLIENT-SECRET-5")],
+        r#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-5-mini"}"#,
+    );
     assert!(openai.starts_with("HTTP/1.1 200"), "{openai}");
     assert_eq!(mock.requests().len(), 2);
 
@@ -351,16 +196,33 @@ fn request_log_has_one_line_per_request_and_never_a_credential() {
     seen.extend(lines.try_iter());
     let log = seen.join("\n");
     for secret in ["SECRET-1", "SECRET-2", "SECRET-3", "SECRET-4", "SECRET-5"] {
-        assert!(!log.contains(secret), "{secret} leaked into the log:\n{log}");
+        assert!(
+            !log.contains(secret),
+            "{secret} leaked into the log:\n{log}"
+        );
     }
-    let request_lines: Vec<&String> = seen.iter().filter(|l| l.contains("lunaroute::request")).collect();
+    let request_lines: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.contains("lunaroute::request"))
+        .collect();
     assert_eq!(request_lines.len(), 2, "{log}");
     let first = request_lines[0];
-    for part in ["POST /v1/messages provider=anthropic model=claude-sonnet-4-5 status=200", "stream=yes", "outcome=ok", "upstream_ms=", "total_ms=", "overhead_us="] {
+    for part in [
+        "POST /v1/messages provider=anthropic model=claude-sonnet-4-5 status=200",
+        "stream=yes",
+        "outcome=ok",
+        "upstream_ms=",
+        "total_ms=",
+        "overhead_us=",
+    ] {
         assert!(first.contains(part), "{part:?} missing from {first}");
     }
     let second = request_lines[1];
-    for part in ["POST /v1/chat/completions provider=openai model=gpt-5-mini status=200", "stream=no", "outcome=ok"] {
+    for part in [
+        "POST /v1/chat/completions provider=openai model=gpt-5-mini status=200",
+        "stream=no",
+        "outcome=ok",
+    ] {
         assert!(second.contains(part), "{part:?} missing from {second}");
     }
 }
@@ -368,7 +230,9 @@ fn request_log_has_one_line_per_request_and_never_a_credential() {
 /// One HTTP/1.1 request with headers and a body, read to the end (`Connection: close`).
 fn http_request(addr: &str, request_line: &str, headers: &[(&str, &str)], body: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut head = format!("{request_line} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -377,7 +241,9 @@ fn http_request(addr: &str, request_line: &str, headers: &[(&str, &str)], body: 
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body.as_bytes()).unwrap();
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap_or_else(|e| panic!("read from {addr}: {e}"));
+    stream
+        .read_to_string(&mut response)
+        .unwrap_or_else(|e| panic!("read from {addr}: {e}"));
     response
 }
 

@@ -2,4 +2,6 @@
 //! round-trips over each transport, and the recorder under shutdown, crashes and broken disks.
 
 mod conversation;
+mod harness;
 mod stress;
+mod unwritable;

@@ -1,7 +1,9 @@
 //! Shared test support: the mock provider, an in-process proxy on 127.0.0.1:0, a plain HTTP/1.1
-//! client that shows frames as they arrive, and fixture loading.
+//! client that shows frames as they arrive, fixture loading, and (`process`) the real binary as a
+//! subprocess.
 
 pub mod mock;
+pub mod process;
 pub mod sdk_fixtures;
 
 pub use mock::{split_at, Body, MockHandle, MockUpstream, Recorded, Reply};
