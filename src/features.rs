@@ -3,12 +3,12 @@
 //! (pii, ui and translate are still empty; they arrive with their issues.)
 
 #[cfg(feature = "recording")]
-pub(crate) use crate::recording::{Capture, Recorder, RequestSink, WsTap};
+pub(crate) use crate::recording::{Capture, DebugView, Recorder, RequestSink, WsTap};
 #[cfg(not(feature = "recording"))]
-pub(crate) use recording_disabled::{Capture, Recorder, RequestSink, WsTap};
+pub(crate) use recording_disabled::{Capture, DebugView, Recorder, RequestSink, WsTap};
 
-/// The slim build's recorder: never captures. `Capture` and `RequestSink` are uninhabited, so
-/// the code that would use them is provably unreachable and compiles to nothing.
+/// The slim build's recorder: never captures. `Capture`, `RequestSink`, `WsTap` and `DebugView`
+/// are uninhabited, so the code that would use them is provably unreachable and compiles to nothing.
 #[cfg(not(feature = "recording"))]
 mod recording_disabled {
     use crate::config::Config;
@@ -24,6 +24,9 @@ mod recording_disabled {
     #[derive(Clone)]
     pub(crate) enum RequestSink {}
     pub(crate) enum WsTap {}
+    /// No debug stream view without the recording parsers (the request log line still prints).
+    #[derive(Clone)]
+    pub(crate) enum DebugView {}
 
     impl Recorder {
         pub fn start(_: &Config) -> Result<Self, StartupError> {
@@ -67,6 +70,27 @@ mod recording_disabled {
 
     impl RequestSink {
         pub fn push(&self, _: &Bytes) {
+            match *self {}
+        }
+    }
+
+    impl DebugView {
+        pub fn begin(_: bool, _: u64, _: Provider, _: &http::request::Parts) -> Option<Self> {
+            None
+        }
+        pub fn request_chunk(&self, _: &Bytes) {
+            match *self {}
+        }
+        pub fn request_end(&self) {
+            match *self {}
+        }
+        pub fn response_head(&self, _: u16, _: &HeaderMap) {
+            match *self {}
+        }
+        pub fn response_chunk(&self, _: &Bytes) {
+            match *self {}
+        }
+        pub fn finish(&self, _: &End) {
             match *self {}
         }
     }

@@ -97,7 +97,8 @@ pub struct CodexAuthConfig {
 pub struct Logging {
     /// error, warn, info, debug or trace (or a tracing filter such as `lunaroute=debug`).
     pub level: String,
-    /// One line per request with provider, model, status and timings.
+    /// One line per request with provider, model, status and timings; at debug level also the
+    /// stream view (`recording::debug_view`).
     #[serde(deserialize_with = "flex_bool")]
     pub log_requests: bool,
 }

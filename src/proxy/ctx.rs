@@ -1,7 +1,7 @@
 //! `RequestCtx`: everything one proxied request learns on its way through the phases, and the end
 //! phase that reports it (log line now; metrics and the recorder hang off the same call later).
 
-use crate::features::Capture;
+use crate::features::{Capture, DebugView};
 use crate::providers::Provider;
 use crate::state::AppState;
 use std::sync::{Arc, OnceLock};
@@ -39,6 +39,8 @@ pub(crate) struct RequestCtx {
     pub log_requests: bool,
     /// What the recorder captures of this exchange (`None` when recording is off).
     pub capture: Option<Capture>,
+    /// The debug stream view (`log_requests` at debug level only; `None` otherwise).
+    pub debug: Option<DebugView>,
     pub state: Arc<AppState>,
 }
 
@@ -47,6 +49,9 @@ impl RequestCtx {
     pub fn finish(mut self, end: End) {
         if let Some(capture) = self.capture.take() {
             self.state.recorder.finish(capture, &self, &end);
+        }
+        if let Some(debug) = self.debug.take() {
+            debug.finish(&end);
         }
         if !self.log_requests {
             return;

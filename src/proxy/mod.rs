@@ -12,6 +12,7 @@ mod websocket;
 
 use crate::body::Body;
 use crate::error::ProxyError;
+use crate::features::DebugView;
 use crate::providers::Provider;
 use crate::state::AppState;
 use ctx::RequestCtx;
@@ -46,8 +47,10 @@ pub(crate) async fn forward(
     let model = Arc::new(OnceLock::new());
     let mut capture = state.recorder.begin(&parts.headers, started);
     let sink = capture.as_ref().map(|c| c.request_sink());
+    let id = state.next_request_id();
+    let debug = DebugView::begin(state.config.logging.log_requests, id, provider, &parts);
     let mut ctx = RequestCtx {
-        id: state.next_request_id(),
+        id,
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         provider,
@@ -61,12 +64,13 @@ pub(crate) async fn forward(
         chunks_out: 0,
         log_requests: state.config.logging.log_requests,
         capture: None,
+        debug: debug.clone(),
         state: state.clone(),
     };
     parts.uri = target;
     // The client's HTTP version says nothing about the provider's; ALPN picks h2 or HTTP/1.1 there.
     parts.version = http::Version::HTTP_11;
-    let request = Request::from_parts(parts, RequestBody::new(body, limit, model, sink).boxed());
+    let request = Request::from_parts(parts, RequestBody::new(body, limit, model, sink, debug).boxed());
 
     // Upstream phase.
     ctx.overhead = started.elapsed();
@@ -89,6 +93,9 @@ pub(crate) async fn forward(
         capture.response_head(ctx.status, &head.headers);
     }
     ctx.capture = capture;
+    if let Some(debug) = &ctx.debug {
+        debug.response_head(ctx.status, &head.headers);
+    }
     let style = FailureStyle::for_response(provider, &ctx.path, is_sse, encoded);
     ctx.overhead += headers_at.elapsed();
     let body = ResponseBody::new(body, upstream.timeout, style, ctx).boxed();

@@ -2,7 +2,7 @@
 //! `max_request_body_bytes` (for bodies without a `content-length`) and spot the `model` for the log.
 
 use crate::body::BoxError;
-use crate::features::RequestSink;
+use crate::features::{DebugView, RequestSink};
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -30,11 +30,19 @@ pub(crate) struct RequestBody {
     sniffer: ModelSniffer,
     /// The recorder's copy of the body (reference-counted clones of each frame).
     sink: Option<RequestSink>,
+    /// The debug stream view's copy, for its request line (`None` unless that view is on).
+    debug: Option<DebugView>,
 }
 
 impl RequestBody {
-    pub fn new(inner: Incoming, limit: u64, model: Arc<OnceLock<String>>, sink: Option<RequestSink>) -> Self {
-        Self { inner, limit, seen: 0, sniffer: ModelSniffer { found: model, carry: Vec::new() }, sink }
+    pub fn new(
+        inner: Incoming,
+        limit: u64,
+        model: Arc<OnceLock<String>>,
+        sink: Option<RequestSink>,
+        debug: Option<DebugView>,
+    ) -> Self {
+        Self { inner, limit, seen: 0, sniffer: ModelSniffer { found: model, carry: Vec::new() }, sink, debug }
     }
 }
 
@@ -58,11 +66,23 @@ impl HttpBody for RequestBody {
                     if let Some(sink) = &this.sink {
                         sink.push(data);
                     }
+                    if let Some(debug) = &this.debug {
+                        debug.request_chunk(data);
+                        // A content-length body ends at its last frame (hyper may not poll for `None`).
+                        if this.inner.is_end_stream() {
+                            debug.request_end();
+                        }
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                if let Some(debug) = &this.debug {
+                    debug.request_end();
+                }
+                Poll::Ready(None)
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -143,6 +143,9 @@ impl HttpBody for ResponseBody {
                     if let Some(capture) = ctx.capture.as_mut() {
                         capture.response_chunk(data);
                     }
+                    if let Some(debug) = &ctx.debug {
+                        debug.response_chunk(data);
+                    }
                     let data = data.clone();
                     this.note_tail(&data);
                 }

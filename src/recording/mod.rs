@@ -5,10 +5,11 @@
 //! Pieces: `record` (the assembled shape) · `sse` (incremental event-stream parser) · `decode`
 //! (content-encoding copies) · `assemble` (per-dialect response assembly, request summaries) ·
 //! `session` (session identity, client kind, tool timing) · `pricing` · `sqlite` · `jsonl` ·
-//! `retention` · `export`.
+//! `retention` · `export` · `debug_view` (the `log_requests` stream view at debug level).
 
 pub(crate) mod assemble;
 mod capture;
+mod debug_view;
 pub(crate) mod decode;
 mod exchange;
 pub(crate) mod export;
@@ -26,6 +27,7 @@ pub(crate) mod ws_frames;
 mod ws_session;
 
 pub(crate) use capture::{Capture, RequestSink};
+pub(crate) use debug_view::DebugView;
 pub(crate) use recorder::{Recorder, WsTap};
 
 

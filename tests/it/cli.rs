@@ -325,3 +325,66 @@ fn sessions_export_prints_the_recorded_bodies() {
         "{stderr}"
     );
 }
+
+/// The debug stream view (`log_requests` at debug level): a request line, then the answer's text,
+/// tool call, usage and stop reason, each on its own `lunaroute::stream` line; never a key. At info
+/// level none of it appears. A build without `recording` has no view at all.
+#[test]
+fn debug_stream_view_shows_the_exchange_and_never_a_key() {
+    use crate::support::{fixture, MockUpstream, Reply};
+    let with_view = lunaroute::features::compiled().contains(&"recording");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mock = runtime.block_on(
+        MockUpstream::new()
+            .route("/v1/messages", Reply::sse(fixture("anthropic/messages_tool.sse")))
+            .start(),
+    );
+    let body = r#"{"model":"claude-sonnet-4-6","stream":true,"max_tokens":512,
+        "tools":[{"name":"get_weather","input_schema":{"type":"object"}}],
+        "messages":[{"role":"user","content":"Weather in Paris?"}]}"#;
+    let run_at = |level: &str| {
+        let home = TempHome::new();
+        let mut cmd = server(&home);
+        cmd.args(["--port", "0", "--log-level", level])
+            .env("LUNAROUTE_LOG_REQUESTS", "true")
+            .env("LUNAROUTE_ANTHROPIC_BASE_URL", mock.url());
+        let (mut guard, addr, mut seen, lines) = start(&mut cmd);
+        let response = http_request(&addr, "POST /v1/messages", &[
+            ("x-api-key", "sk-ant-api03-DEBUG-VIEW-SECRET-1"),
+            ("authorization", "Bearer DEBUG-VIEW-SECRET-2"),
+            ("anthropic-version", "2023-06-01"),
+        ], body);
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        sigterm(&mut guard);
+        assert_eq!(guard.wait_exit(Duration::from_secs(10)).code(), Some(0));
+        seen.extend(lines.try_iter());
+        seen
+    };
+
+    let seen = run_at("debug");
+    let log = seen.join("\n");
+    assert!(!log.contains("DEBUG-VIEW-SECRET"), "a key leaked into the log:\n{log}");
+    let view: Vec<&str> = seen
+        .iter()
+        .filter_map(|l| l.split("lunaroute::stream: ").nth(1))
+        .collect();
+    if !with_view {
+        assert!(view.is_empty(), "{log}");
+        return;
+    }
+    assert_eq!(
+        view,
+        [
+            "#1 request anthropic POST /v1/messages model=claude-sonnet-4-6 messages=1 streaming=yes tools=1",
+            "#1 text \"I'll check the current weather in Paris for you ☀️\"",
+            r#"#1 tool get_weather {"city":"Paris","unit":"celsius"}"#,
+            "#1 usage in=412 out=71 cache_read=10240 cache_write=1536 thinking=0 stop=tool_use",
+        ],
+        "{log}"
+    );
+
+    let seen = run_at("info");
+    let log = seen.join("\n");
+    assert!(!log.contains("lunaroute::stream"), "{log}");
+    assert!(log.contains("lunaroute::request"), "{log}");
+}

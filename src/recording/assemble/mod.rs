@@ -186,44 +186,50 @@ pub(crate) fn summarize_request(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> RequestSummary {
-    let mut summary = RequestSummary {
-        betas: headers
-            .get_all("anthropic-beta")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|b| !b.is_empty())
-            .map(str::to_string)
-            .collect(),
-        ..RequestSummary::default()
+    let betas = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(str::to_string)
+        .collect();
+    let summary = match serde_json::from_slice::<Value>(body) {
+        Ok(value) => summarize_value(api, &value),
+        Err(_) => RequestSummary::default(),
     };
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return summary;
-    };
-    summary.model = str_at(&value, "model").map(str::to_string);
-    summary.stream = value
-        .get("stream")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    RequestSummary { betas, ..summary }
+}
+
+/// `summarize_request` for a body already parsed (no `betas`: those come from the headers).
+pub(crate) fn summarize_value(api: Api, value: &Value) -> RequestSummary {
     let messages = value.get("messages").and_then(Value::as_array);
     let input = value.get("input");
-    summary.message_count = match (api, messages, input) {
-        (Api::Messages | Api::ChatCompletions, Some(messages), _) => messages.len() as u64,
-        (Api::Responses | Api::Other, _, Some(Value::Array(items))) => items.len() as u64,
-        (Api::Responses | Api::Other, _, Some(Value::String(_))) => 1,
-        (Api::Other, Some(messages), _) => messages.len() as u64,
-        _ => 0,
+    let mut summary = RequestSummary {
+        model: str_at(value, "model").map(str::to_string),
+        stream: value
+            .get("stream")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        message_count: match (api, messages, input) {
+            (Api::Messages | Api::ChatCompletions, Some(messages), _) => messages.len() as u64,
+            (Api::Responses | Api::Other, _, Some(Value::Array(items))) => items.len() as u64,
+            (Api::Responses | Api::Other, _, Some(Value::String(_))) => 1,
+            (Api::Other, Some(messages), _) => messages.len() as u64,
+            _ => 0,
+        },
+        ..RequestSummary::default()
     };
     let results = &mut summary.tool_results;
     match api {
-        Api::Messages => anthropic::tool_results(&value, results),
-        Api::ChatCompletions => chat::tool_results(&value, results),
-        Api::Responses => responses::tool_results(&value, results),
+        Api::Messages => anthropic::tool_results(value, results),
+        Api::ChatCompletions => chat::tool_results(value, results),
+        Api::Responses => responses::tool_results(value, results),
         Api::Other => {
-            anthropic::tool_results(&value, results);
-            chat::tool_results(&value, results);
-            responses::tool_results(&value, results);
+            anthropic::tool_results(value, results);
+            chat::tool_results(value, results);
+            responses::tool_results(value, results);
         }
     }
     summary
