@@ -33,7 +33,7 @@ fn codex_request(url: &str) -> http::Request<()> {
 async fn frames_pass_both_ways_unchanged() {
     let events = response_events();
     assert!(events.len() > 5);
-    let reply = Reply::json("").body(Body::WebSocket(events.clone()));
+    let reply = Reply::json("").body(Body::websocket(events.clone()));
     let mock = MockUpstream::new().route("/v1/responses", reply).start().await;
     let proxy = spawn_proxy(config_for(&mock, &mock)).await;
 

@@ -52,8 +52,6 @@ pub enum Body {
     StallAfter(Vec<Bytes>),
     /// Never answer at all (not even headers).
     Hang,
-    /// Accept a WebSocket upgrade; answer each client text frame with these text frames.
-    WebSocket(Vec<String>),
     /// Accept a WebSocket upgrade; answer the n-th client text frame with the n-th list (the last
     /// list again once they run out).
     WebSocketTurns(Vec<Vec<String>>),
@@ -64,6 +62,13 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Body,
+}
+
+impl Body {
+    /// Accept a WebSocket upgrade; answer every client text frame with these text frames.
+    pub fn websocket(frames: Vec<String>) -> Self {
+        Self::WebSocketTurns(vec![frames])
+    }
 }
 
 impl Reply {
@@ -153,6 +158,8 @@ impl MockUpstream {
             let (requests, ws_frames, ws_ended, opened, closed, closed_notify) = handle_parts;
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
+                // Like a real provider: small SSE writes must not wait for delayed ACKs.
+                let _ = stream.set_nodelay(true);
                 opened.fetch_add(1, Ordering::SeqCst);
                 let (routes, requests, ws_frames) = (routes.clone(), requests.clone(), ws_frames.clone());
                 let (closed, closed_notify, ws_ended) = (closed.clone(), closed_notify.clone(), ws_ended.clone());
@@ -254,10 +261,8 @@ async fn handle(
         return Ok(resp);
     };
     let reply = responder(&recorded);
-    match &reply.body {
-        Body::WebSocket(frames) => return Ok(accept_websocket(&parts.headers, upgrade, vec![frames.clone()], ws)),
-        Body::WebSocketTurns(turns) => return Ok(accept_websocket(&parts.headers, upgrade, turns.clone(), ws)),
-        _ => {}
+    if let Body::WebSocketTurns(turns) = &reply.body {
+        return Ok(accept_websocket(&parts.headers, upgrade, turns.clone(), ws));
     }
     let mut builder = Response::builder().status(reply.status);
     for (k, v) in &reply.headers {
@@ -283,7 +288,7 @@ async fn handle(
             std::future::pending::<()>().await;
             unreachable!()
         }
-        Body::WebSocket(_) | Body::WebSocketTurns(_) => unreachable!(),
+        Body::WebSocketTurns(_) => unreachable!(),
     };
     Ok(builder.body(body).unwrap())
 }
