@@ -70,8 +70,10 @@ impl Args {
     /// `argh::from_env`, except that a usage error (`--port eighty`) exits 2 like every other
     /// startup error instead of argh's 1. `Err` carries the exit code for `--help` and usage errors.
     pub fn from_env() -> Result<Self, ExitCode> {
-        let argv: Vec<String> =
-            std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+        let argv: Vec<String> = std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         Args::from_args(&["lunaroute-server"], &argv).map_err(|early| match early.status {
             Ok(()) => {
@@ -79,7 +81,10 @@ impl Args {
                 ExitCode::SUCCESS
             }
             Err(()) => {
-                eprintln!("{}\nRun lunaroute-server --help for more information.", early.output);
+                eprintln!(
+                    "{}\nRun lunaroute-server --help for more information.",
+                    early.output
+                );
                 ExitCode::from(2)
             }
         })

@@ -68,13 +68,21 @@ impl ProxyError {
             Self::NotFound { .. } | Self::DialectDisabled(_) => {
                 ("not_found_error", "invalid_request_error", "not_found")
             }
-            Self::BodyTooLarge { .. } => {
-                ("request_too_large", "invalid_request_error", "request_too_large")
-            }
-            Self::BadRequest(_) => ("invalid_request_error", "invalid_request_error", "bad_request"),
-            Self::MissingCredentials(_) => {
-                ("authentication_error", "invalid_request_error", "missing_credentials")
-            }
+            Self::BodyTooLarge { .. } => (
+                "request_too_large",
+                "invalid_request_error",
+                "request_too_large",
+            ),
+            Self::BadRequest(_) => (
+                "invalid_request_error",
+                "invalid_request_error",
+                "bad_request",
+            ),
+            Self::MissingCredentials(_) => (
+                "authentication_error",
+                "invalid_request_error",
+                "missing_credentials",
+            ),
             Self::UpstreamUnreachable(_) => ("api_error", "server_error", "upstream_unreachable"),
             Self::UpstreamTimeout { .. } => ("api_error", "server_error", "upstream_timeout"),
             Self::Internal(_) => ("api_error", "server_error", "internal_error"),
@@ -88,7 +96,10 @@ impl ProxyError {
         let mut response = Response::new(body::json(&value));
         *response.status_mut() = status;
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         // Lets users tell an error LunaRoute made from one the provider sent.
         headers.insert("x-lunaroute-error", HeaderValue::from_static("true"));
         response
@@ -150,7 +161,10 @@ pub struct StartupError {
 
 impl StartupError {
     pub fn new(doing: impl Into<String>, why: impl fmt::Display) -> Self {
-        Self { doing: doing.into(), why: why.to_string() }
+        Self {
+            doing: doing.into(),
+            why: why.to_string(),
+        }
     }
 }
 

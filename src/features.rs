@@ -38,7 +38,14 @@ mod recording_disabled {
         pub fn finish(&self, capture: Capture, _: &RequestCtx, _: &End) {
             match capture {}
         }
-        pub fn ws_open(&self, _: u64, _: Provider, _: &str, _: &HeaderMap, _: &HeaderMap) -> Option<WsTap> {
+        pub fn ws_open(
+            &self,
+            _: u64,
+            _: Provider,
+            _: &str,
+            _: &HeaderMap,
+            _: &HeaderMap,
+        ) -> Option<WsTap> {
             None
         }
         pub fn shutdown(&self) {}
@@ -111,10 +118,19 @@ pub fn compiled() -> Vec<&'static str> {
 
 /// Warns once for each config section the user set whose feature this build lacks.
 pub fn warn_compiled_out(explicit_sections: &[String]) {
-    let owners = [("session_recording", "recording", cfg!(feature = "recording")), ("ui", "ui", cfg!(feature = "ui"))];
+    let owners = [
+        (
+            "session_recording",
+            "recording",
+            cfg!(feature = "recording"),
+        ),
+        ("ui", "ui", cfg!(feature = "ui")),
+    ];
     for (section, feature, compiled) in owners {
         if !compiled && explicit_sections.iter().any(|s| s == section) {
-            tracing::warn!("[{section}] is set, but this build has no `{feature}` feature: ignoring it");
+            tracing::warn!(
+                "[{section}] is set, but this build has no `{feature}` feature: ignoring it"
+            );
         }
     }
 }

@@ -10,7 +10,11 @@ const LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 pub fn filter(level: &str) -> EnvFilter {
     let level = level.trim();
     if LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
-        let deps = if matches!(level, "error" | "warn") { level } else { "info" };
+        let deps = if matches!(level, "error" | "warn") {
+            level
+        } else {
+            "info"
+        };
         EnvFilter::new(format!("{deps},lunaroute={level},lunaroute_server={level}"))
     } else {
         EnvFilter::new(level)

@@ -13,7 +13,10 @@ fn main() -> ExitCode {
     };
     if args.version {
         let features = features::compiled().join(", ");
-        println!("lunaroute-server {} (features: {features})", env!("CARGO_PKG_VERSION"));
+        println!(
+            "lunaroute-server {} (features: {features})",
+            env!("CARGO_PKG_VERSION")
+        );
         return ExitCode::SUCCESS;
     }
     match run(&args) {
@@ -28,7 +31,10 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), StartupError> {
     let loaded = config::load(&args.overrides())?;
     if args.print_config {
-        println!("{}", serde_json::to_string_pretty(&loaded.config).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&loaded.config).unwrap_or_default()
+        );
         return Ok(());
     }
     if let Some(id) = args.export_id() {
@@ -44,8 +50,8 @@ fn run(args: &Args) -> Result<(), StartupError> {
     }
     features::warn_compiled_out(&loaded.explicit_sections);
 
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| StartupError::new("starting the runtime", e))?;
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| StartupError::new("starting the runtime", e))?;
     runtime.block_on(async {
         let (host, port) = (loaded.config.host.clone(), loaded.config.port);
         let state = AppState::new(loaded.config)?;

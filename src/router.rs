@@ -38,19 +38,28 @@ fn route(state: &AppState, req: &Request<Incoming>) -> Route {
         (&Method::GET | &Method::HEAD, "/") => Route::Root,
         (&Method::GET, "/healthz") => Route::Health,
         (&Method::GET, "/readyz") => Route::Ready,
-        (_, p) if p == "/v1/messages" || p.starts_with("/v1/messages/") => Route::Provider(Provider::Anthropic),
+        (_, p) if p == "/v1/messages" || p.starts_with("/v1/messages/") => {
+            Route::Provider(Provider::Anthropic)
+        }
         (_, p) if is_openai_path(p) => Route::Provider(Provider::OpenAi),
         // Everything else under /v1 (models, new endpoints) goes to whichever dialect asked.
-        (_, p) if p == "/v1" || p.starts_with("/v1/") => Route::Provider(shared_path_provider(state, req)),
+        (_, p) if p == "/v1" || p.starts_with("/v1/") => {
+            Route::Provider(shared_path_provider(state, req))
+        }
         _ => Route::NotFound,
     }
 }
 
 fn shared_path_provider(state: &AppState, req: &Request<Incoming>) -> Provider {
-    state.sole_provider().unwrap_or_else(|| providers::detect(req.headers()))
+    state
+        .sole_provider()
+        .unwrap_or_else(|| providers::detect(req.headers()))
 }
 
-pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+pub async fn handle(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let route = route(&state, &req);
     let dialect = match &route {
         Route::Provider(p) => *p,
@@ -60,12 +69,16 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Result<Resp
     let result = match route {
         Route::Root => Ok(root(req.method() == Method::HEAD)),
         Route::Health => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
-        Route::Ready if state.is_draining() => {
-            Ok(json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"status": "draining"})))
-        }
+        Route::Ready if state.is_draining() => Ok(json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"status": "draining"}),
+        )),
         Route::Ready => Ok(json_response(StatusCode::OK, &json!({"status": "ready"}))),
         Route::Provider(provider) => proxy::forward(&state, req, provider).await,
-        Route::NotFound => Err(ProxyError::NotFound { method: method.to_string(), path: path.clone() }),
+        Route::NotFound => Err(ProxyError::NotFound {
+            method: method.to_string(),
+            path: path.clone(),
+        }),
     };
     Ok(result.unwrap_or_else(|e| {
         if state.config.logging.log_requests {
@@ -78,7 +91,8 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Result<Resp
 }
 
 fn root(head_only: bool) -> Response<Body> {
-    let info = json!({"service": "lunaroute", "version": env!("CARGO_PKG_VERSION"), "status": "ok"});
+    let info =
+        json!({"service": "lunaroute", "version": env!("CARGO_PKG_VERSION"), "status": "ok"});
     let mut response = json_response(StatusCode::OK, &info);
     if head_only {
         *response.body_mut() = body::empty();
@@ -89,7 +103,10 @@ fn root(head_only: bool) -> Response<Body> {
 fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(body::json(value));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -99,10 +116,25 @@ mod tests {
 
     #[test]
     fn openai_only_paths() {
-        for p in ["/v1/chat/completions", "/chat/completions", "/v1/responses", "/responses", "/responses/resp_1", "/v1/embeddings", "/models", "/models/gpt-5"] {
+        for p in [
+            "/v1/chat/completions",
+            "/chat/completions",
+            "/v1/responses",
+            "/responses",
+            "/responses/resp_1",
+            "/v1/embeddings",
+            "/models",
+            "/models/gpt-5",
+        ] {
             assert!(is_openai_path(p), "{p}");
         }
-        for p in ["/v1/models", "/v1/models/claude-x", "/v1/messages", "/v1/files", "/x"] {
+        for p in [
+            "/v1/models",
+            "/v1/models/claude-x",
+            "/v1/messages",
+            "/v1/files",
+            "/x",
+        ] {
             assert!(!is_openai_path(p), "{p}");
         }
     }

@@ -66,9 +66,16 @@ pub async fn shutdown_signal() {
 }
 
 /// Serves every listener until `shutdown` resolves, then drains for `shutdown_grace_secs`.
-pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    listeners: Vec<TcpListener>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) {
     for addr in listeners.iter().filter_map(|l| l.local_addr().ok()) {
-        tracing::info!("LunaRoute {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+        tracing::info!(
+            "LunaRoute {} listening on http://{addr}",
+            env!("CARGO_PKG_VERSION")
+        );
     }
     let (tx, mut accepted) = tokio::sync::mpsc::channel::<TcpStream>(64);
     let acceptors: Vec<_> = listeners
@@ -123,8 +130,14 @@ pub async fn run(listeners: Vec<TcpListener>, state: Arc<AppState>, shutdown: im
     }
     drop(accepted);
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
-    tracing::info!("shutting down: waiting up to {} s for in-flight requests", grace.as_secs());
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    tracing::info!(
+        "shutting down: waiting up to {} s for in-flight requests",
+        grace.as_secs()
+    );
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("grace period over; closing the remaining connections");
     }
     // Joins the writer thread: off the runtime's worker threads.

@@ -20,11 +20,13 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config) -> Result<Arc<Self>, StartupError> {
-        let serves = |dialect_off: Dialect, enabled: bool| {
-            config.api_dialect != dialect_off && enabled
-        };
+        let serves =
+            |dialect_off: Dialect, enabled: bool| config.api_dialect != dialect_off && enabled;
         let anthropic = if serves(Dialect::Openai, config.providers.anthropic.enabled) {
-            Some(Upstream::new(Provider::Anthropic, &config.providers.anthropic)?)
+            Some(Upstream::new(
+                Provider::Anthropic,
+                &config.providers.anthropic,
+            )?)
         } else {
             None
         };

@@ -257,7 +257,10 @@ fn validate(config: &Config) -> Result<(), (String, String)> {
     for (prefix, price) in &config.pricing {
         let key = format!("pricing.\"{prefix}\"");
         if prefix.trim().is_empty() {
-            return fail(&key, "needs a model-name prefix, e.g. [pricing.\"my-model\"]".into());
+            return fail(
+                &key,
+                "needs a model-name prefix, e.g. [pricing.\"my-model\"]".into(),
+            );
         }
         let rates = [
             ("input", Some(price.input)),

@@ -24,7 +24,10 @@ pub(crate) struct CodexAuth {
 
 impl CodexAuth {
     pub fn new(path: PathBuf) -> Self {
-        Self { path, cached: Mutex::new(None) }
+        Self {
+            path,
+            cached: Mutex::new(None),
+        }
     }
 
     /// The current tokens, or why there are none (the message names the file).
@@ -32,12 +35,18 @@ impl CodexAuth {
         let meta = std::fs::metadata(&self.path)
             .map_err(|e| format!("cannot read Codex auth file {}: {e}", self.path.display()))?;
         let stamp = (meta.modified().ok(), meta.len());
-        let mut cached = self.cached.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cached = self
+            .cached
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(c) = cached.as_ref().filter(|c| c.stamp == stamp) {
             return c.tokens.clone();
         }
         let tokens = self.read();
-        *cached = Some(Cached { stamp, tokens: tokens.clone() });
+        *cached = Some(Cached {
+            stamp,
+            tokens: tokens.clone(),
+        });
         tokens
     }
 
@@ -48,9 +57,12 @@ impl CodexAuth {
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| format!("Codex auth file {shown} is not valid JSON: {e}"))?;
         let tokens = &value["tokens"];
-        let access = tokens["access_token"].as_str().filter(|t| !t.is_empty()).ok_or_else(|| {
-            format!("Codex auth file {shown} has no tokens.access_token (run `codex login`)")
-        })?;
+        let access = tokens["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                format!("Codex auth file {shown} has no tokens.access_token (run `codex login`)")
+            })?;
         Ok(CodexTokens {
             access_token: Secret::new(access),
             account_id: tokens["account_id"].as_str().map(str::to_string),
@@ -74,13 +86,21 @@ mod tests {
         std::fs::write(&file, "{not json").unwrap();
         assert!(auth.tokens().err().unwrap().contains("not valid JSON"));
 
-        std::fs::write(&file, r#"{"tokens":{"access_token":"tok-1","account_id":"acc-9"}}"#).unwrap();
+        std::fs::write(
+            &file,
+            r#"{"tokens":{"access_token":"tok-1","account_id":"acc-9"}}"#,
+        )
+        .unwrap();
         let t = auth.tokens().unwrap();
         assert_eq!(t.access_token.expose(), "tok-1");
         assert_eq!(t.account_id.as_deref(), Some("acc-9"));
 
         // A refreshed token of a different length is picked up without a restart.
-        std::fs::write(&file, r#"{"tokens":{"access_token":"tok-22","account_id":"acc-9"}}"#).unwrap();
+        std::fs::write(
+            &file,
+            r#"{"tokens":{"access_token":"tok-22","account_id":"acc-9"}}"#,
+        )
+        .unwrap();
         assert_eq!(auth.tokens().unwrap().access_token.expose(), "tok-22");
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -63,12 +63,25 @@ pub(crate) struct BaseUrl {
 
 impl BaseUrl {
     pub fn parse(url: &str) -> Result<Self, String> {
-        let uri: Uri = url.parse().map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
         let parts = uri.into_parts();
-        let scheme = parts.scheme.ok_or_else(|| format!("`{url}` has no scheme"))?;
-        let authority = parts.authority.ok_or_else(|| format!("`{url}` has no host"))?;
-        let path = parts.path_and_query.map(|p| p.path().to_string()).unwrap_or_default();
-        Ok(Self { scheme, authority, path: path.trim_end_matches('/').to_string() })
+        let scheme = parts
+            .scheme
+            .ok_or_else(|| format!("`{url}` has no scheme"))?;
+        let authority = parts
+            .authority
+            .ok_or_else(|| format!("`{url}` has no host"))?;
+        let path = parts
+            .path_and_query
+            .map(|p| p.path().to_string())
+            .unwrap_or_default();
+        Ok(Self {
+            scheme,
+            authority,
+            path: path.trim_end_matches('/').to_string(),
+        })
     }
 
     pub fn is_https(&self) -> bool {
@@ -85,7 +98,9 @@ impl BaseUrl {
             Some((p, q)) => (p, Some(q)),
             None => (path_and_query, None),
         };
-        let client_rest = path.strip_prefix("/v1").filter(|r| r.is_empty() || r.starts_with('/'));
+        let client_rest = path
+            .strip_prefix("/v1")
+            .filter(|r| r.is_empty() || r.starts_with('/'));
         let joined = match provider {
             Provider::Anthropic => match client_rest {
                 Some(rest) if self.path.ends_with("/v1") => format!("{}{rest}", self.path),
@@ -100,7 +115,11 @@ impl BaseUrl {
                 }
             }
         };
-        let joined = if joined.is_empty() { "/".to_string() } else { joined };
+        let joined = if joined.is_empty() {
+            "/".to_string()
+        } else {
+            joined
+        };
         let path_and_query = match query {
             Some(q) => format!("{joined}?{q}"),
             None => joined,
@@ -119,13 +138,21 @@ mod tests {
     use super::*;
 
     fn join(base: &str, provider: Provider, path: &str) -> String {
-        BaseUrl::parse(base).unwrap().join(provider, path).unwrap().to_string()
+        BaseUrl::parse(base)
+            .unwrap()
+            .join(provider, path)
+            .unwrap()
+            .to_string()
     }
 
     #[test]
     fn base_urls_with_and_without_v1_never_double_it() {
         // FIELD_CASES F14: all three spellings give the same upstream, query string intact.
-        for base in ["https://gw.example/v1", "https://gw.example/v1/", "https://gw.example"] {
+        for base in [
+            "https://gw.example/v1",
+            "https://gw.example/v1/",
+            "https://gw.example",
+        ] {
             for provider in [Provider::Anthropic, Provider::OpenAi] {
                 assert_eq!(
                     join(base, provider, "/v1/messages?beta=true"),
@@ -133,7 +160,10 @@ mod tests {
                     "{base} {provider:?}"
                 );
             }
-            assert_eq!(join(base, Provider::OpenAi, "/responses"), "https://gw.example/v1/responses");
+            assert_eq!(
+                join(base, Provider::OpenAi, "/responses"),
+                "https://gw.example/v1/responses"
+            );
             assert_eq!(
                 join(base, Provider::OpenAi, "/v1/chat/completions?x=1&y=%20"),
                 "https://gw.example/v1/chat/completions?x=1&y=%20"
@@ -156,10 +186,17 @@ mod tests {
         );
         // Anthropic-compatible gateways under a path get `/v1/...` appended, as the SDK does.
         assert_eq!(
-            join("http://127.0.0.1:9000/api/anthropic", Provider::Anthropic, "/v1/messages"),
+            join(
+                "http://127.0.0.1:9000/api/anthropic",
+                Provider::Anthropic,
+                "/v1/messages"
+            ),
             "http://127.0.0.1:9000/api/anthropic/v1/messages"
         );
         // `/v1foo` is not `/v1` followed by a path.
-        assert_eq!(join("https://gw.example/v1", Provider::Anthropic, "/v1foo"), "https://gw.example/v1/v1foo");
+        assert_eq!(
+            join("https://gw.example/v1", Provider::Anthropic, "/v1foo"),
+            "https://gw.example/v1/v1foo"
+        );
     }
 }

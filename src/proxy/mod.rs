@@ -30,7 +30,9 @@ pub(crate) async fn forward(
     provider: Provider,
 ) -> Result<Response<Body>, ProxyError> {
     let started = Instant::now();
-    let upstream = state.upstream(provider).ok_or(ProxyError::DialectDisabled(provider))?;
+    let upstream = state
+        .upstream(provider)
+        .ok_or(ProxyError::DialectDisabled(provider))?;
     if websocket::is_upgrade(&req) {
         return websocket::relay(state, upstream, req).await;
     }
@@ -41,8 +43,15 @@ pub(crate) async fn forward(
     if content_length(&parts.headers).is_some_and(|len| len > limit) {
         return Err(ProxyError::BodyTooLarge { limit });
     }
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let target = upstream.base.join(provider, path_and_query).map_err(ProxyError::Internal)?;
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let target = upstream
+        .base
+        .join(provider, path_and_query)
+        .map_err(ProxyError::Internal)?;
     passthrough::prepare_request_headers(upstream, &mut parts.headers, false)?;
     let model = Arc::new(OnceLock::new());
     let mut capture = state.recorder.begin(&parts.headers, started);
@@ -70,7 +79,10 @@ pub(crate) async fn forward(
     parts.uri = target;
     // The client's HTTP version says nothing about the provider's; ALPN picks h2 or HTTP/1.1 there.
     parts.version = http::Version::HTTP_11;
-    let request = Request::from_parts(parts, RequestBody::new(body, limit, model, sink, debug).boxed());
+    let request = Request::from_parts(
+        parts,
+        RequestBody::new(body, limit, model, sink, debug).boxed(),
+    );
 
     // Upstream phase.
     ctx.overhead = started.elapsed();
@@ -103,7 +115,13 @@ pub(crate) async fn forward(
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn header_starts_with(headers: &HeaderMap, name: header::HeaderName, prefix: &str) -> bool {

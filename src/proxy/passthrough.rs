@@ -63,8 +63,9 @@ pub(crate) fn prepare_request_headers(
 /// without one the client's own credential passes through, or Codex's sign-in fills the gap.
 fn apply_credentials(upstream: &Upstream, headers: &mut HeaderMap) -> Result<(), ProxyError> {
     let secret_value = |v: String| {
-        let mut value = HeaderValue::from_str(&v)
-            .map_err(|_| ProxyError::Internal("configured credential is not a valid header value".into()))?;
+        let mut value = HeaderValue::from_str(&v).map_err(|_| {
+            ProxyError::Internal("configured credential is not a valid header value".into())
+        })?;
         value.set_sensitive(true);
         Ok::<_, ProxyError>(value)
     };
@@ -76,7 +77,10 @@ fn apply_credentials(upstream: &Upstream, headers: &mut HeaderMap) -> Result<(),
                 headers.insert("x-api-key", secret_value(key.expose().to_string())?);
             }
             Provider::OpenAi => {
-                headers.insert(header::AUTHORIZATION, secret_value(format!("Bearer {}", key.expose()))?);
+                headers.insert(
+                    header::AUTHORIZATION,
+                    secret_value(format!("Bearer {}", key.expose()))?,
+                );
             }
         }
         return Ok(());
@@ -103,7 +107,9 @@ pub(crate) async fn send(
     request: Request<Body>,
 ) -> Result<Response<Incoming>, ProxyError> {
     match tokio::time::timeout(upstream.timeout, upstream.client.request(request)).await {
-        Err(_elapsed) => Err(ProxyError::UpstreamTimeout { secs: upstream.timeout.as_secs() }),
+        Err(_elapsed) => Err(ProxyError::UpstreamTimeout {
+            secs: upstream.timeout.as_secs(),
+        }),
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(classify(upstream, &e)),
     }

@@ -4,8 +4,8 @@
 use crate::body::BoxError;
 use crate::features::{DebugView, RequestSink};
 use bytes::Bytes;
-use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -42,7 +42,17 @@ impl RequestBody {
         sink: Option<RequestSink>,
         debug: Option<DebugView>,
     ) -> Self {
-        Self { inner, limit, seen: 0, sniffer: ModelSniffer { found: model, carry: Vec::new() }, sink, debug }
+        Self {
+            inner,
+            limit,
+            seen: 0,
+            sniffer: ModelSniffer {
+                found: model,
+                carry: Vec::new(),
+            },
+            sink,
+            debug,
+        }
     }
 }
 
@@ -153,7 +163,10 @@ fn string_value_after(rest: &[u8]) -> Option<String> {
     let rest = trim_start(rest);
     let rest = trim_start(rest.strip_prefix(b":")?);
     let rest = rest.strip_prefix(b"\"")?;
-    let end = rest.iter().take(200).position(|&b| b == b'"' || b == b'\\')?;
+    let end = rest
+        .iter()
+        .take(200)
+        .position(|&b| b == b'"' || b == b'\\')?;
     (rest[end] == b'"').then(|| String::from_utf8_lossy(&rest[..end]).into_owned())
 }
 
@@ -168,7 +181,10 @@ mod tests {
 
     fn sniff(chunks: &[&[u8]]) -> Option<String> {
         let found = Arc::new(OnceLock::new());
-        let mut s = ModelSniffer { found: found.clone(), carry: Vec::new() };
+        let mut s = ModelSniffer {
+            found: found.clone(),
+            carry: Vec::new(),
+        };
         for c in chunks {
             s.feed(c);
         }
@@ -177,9 +193,18 @@ mod tests {
 
     #[test]
     fn finds_the_model_even_when_split_or_late() {
-        assert_eq!(sniff(&[br#"{"model":"claude-sonnet-4-5","x":1}"#]).as_deref(), Some("claude-sonnet-4-5"));
-        assert_eq!(sniff(&[br#"{"messages":[],"mo"#, br#"del" : "gpt-5"}"#]).as_deref(), Some("gpt-5"));
-        assert_eq!(sniff(&[br#"{"model": "gpt-"#, br#"5"}"#]).as_deref(), Some("gpt-5"));
+        assert_eq!(
+            sniff(&[br#"{"model":"claude-sonnet-4-5","x":1}"#]).as_deref(),
+            Some("claude-sonnet-4-5")
+        );
+        assert_eq!(
+            sniff(&[br#"{"messages":[],"mo"#, br#"del" : "gpt-5"}"#]).as_deref(),
+            Some("gpt-5")
+        );
+        assert_eq!(
+            sniff(&[br#"{"model": "gpt-"#, br#"5"}"#]).as_deref(),
+            Some("gpt-5")
+        );
     }
 
     #[test]

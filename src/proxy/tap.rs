@@ -96,14 +96,23 @@ impl ResponseBody {
     }
 
     /// The provider failed mid-body: queue the dialect's error event, or abort.
-    fn fail(&mut self, end: End, why: String, code: &str) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn fail(
+        &mut self,
+        end: End,
+        why: String,
+        code: &str,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.end(end);
         self.done = true;
         let message = format!("LunaRoute: provider stream failed: {why}");
         match self.style.event(&message, code) {
             Some(event) => {
                 let at_boundary = self.tail == *b"\n\n" || self.tail == *b"\r\r";
-                let event = if at_boundary { event } else { [b"\n\n".as_slice(), &event].concat().into() };
+                let event = if at_boundary {
+                    event
+                } else {
+                    [b"\n\n".as_slice(), &event].concat().into()
+                };
                 Poll::Ready(Some(Ok(Frame::data(event))))
             }
             None => Poll::Ready(Some(Err(why.into()))),
@@ -190,7 +199,11 @@ impl Drop for ResponseBody {
     fn drop(&mut self) {
         // An empty body (204, HEAD) is never polled: it ended with the headers. Anything else still
         // unfinished here means the client went away (or hyper gave up on the connection).
-        let end = if self.inner.is_end_stream() { End::Done } else { End::Cancelled };
+        let end = if self.inner.is_end_stream() {
+            End::Done
+        } else {
+            End::Cancelled
+        };
         self.end(end);
     }
 }

@@ -30,7 +30,9 @@ pub(crate) struct Upstream {
 
 /// rustls with the ring provider and the webpki root set, built the same way for both uses.
 fn tls_config() -> rustls::ClientConfig {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions")
@@ -41,7 +43,10 @@ fn tls_config() -> rustls::ClientConfig {
 impl Upstream {
     pub fn new(provider: Provider, cfg: &ProviderConfig) -> Result<Self, StartupError> {
         let doing = format!("setting up providers.{}", provider.config_key());
-        let url = cfg.base_url.as_deref().unwrap_or(provider.default_base_url());
+        let url = cfg
+            .base_url
+            .as_deref()
+            .unwrap_or(provider.default_base_url());
         let base = BaseUrl::parse(url).map_err(|e| StartupError::new(doing.clone(), e))?;
         let http = &cfg.http_client;
         let connect_timeout = Duration::from_secs(http.connect_timeout_secs);
@@ -68,9 +73,10 @@ impl Upstream {
         let mut ws_tls = tls_config();
         ws_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
 
-        let codex_auth = cfg.codex_auth.enabled.then(|| {
-            CodexAuth::new(crate::config::expand_home(&cfg.codex_auth.auth_file))
-        });
+        let codex_auth = cfg
+            .codex_auth
+            .enabled
+            .then(|| CodexAuth::new(crate::config::expand_home(&cfg.codex_auth.auth_file)));
         Ok(Self {
             provider,
             base,

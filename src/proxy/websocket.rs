@@ -9,13 +9,13 @@ use super::passthrough::{prepare_request_headers, strip_hop_by_hop};
 use super::upstream::Upstream;
 use crate::body::{self, Body, BoxError};
 use crate::error::ProxyError;
+use crate::features::WsTap;
 use crate::state::AppState;
+use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use crate::features::WsTap;
-use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -38,21 +38,35 @@ pub(crate) async fn relay(
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, ProxyError> {
     let started = std::time::Instant::now();
-    let log = state.config.logging.log_requests.then(|| (state.next_request_id(), req.uri().path().to_string()));
+    let log = state
+        .config
+        .logging
+        .log_requests
+        .then(|| (state.next_request_id(), req.uri().path().to_string()));
     let path = req.uri().path().to_string();
     let client_upgrade = hyper::upgrade::on(&mut req);
     let (mut parts, _empty_body) = req.into_parts();
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let target = upstream.base.join(upstream.provider, path_and_query).map_err(ProxyError::Internal)?;
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let target = upstream
+        .base
+        .join(upstream.provider, path_and_query)
+        .map_err(ProxyError::Internal)?;
     prepare_request_headers(upstream, &mut parts.headers, true)?;
     let authority = upstream.base.authority.clone();
     let host_value = HeaderValue::from_str(authority.as_str())
         .map_err(|e| ProxyError::Internal(format!("upstream host is not a header value: {e}")))?;
     parts.headers.insert(header::HOST, host_value);
     // An HTTP/1.1 connection of our own takes the origin-form target.
-    parts.uri = target.path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().map_err(
-        |e| ProxyError::Internal(format!("bad upstream path: {e}")),
-    )?;
+    parts.uri = target
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .parse()
+        .map_err(|e| ProxyError::Internal(format!("bad upstream path: {e}")))?;
     parts.version = http::Version::HTTP_11;
 
     let io = connect(upstream).await?;
@@ -69,7 +83,9 @@ pub(crate) async fn relay(
     let handshake = Request::from_parts(parts, body::empty());
     let mut response = tokio::time::timeout(upstream.timeout, sender.send_request(handshake))
         .await
-        .map_err(|_| ProxyError::UpstreamTimeout { secs: upstream.timeout.as_secs() })?
+        .map_err(|_| ProxyError::UpstreamTimeout {
+            secs: upstream.timeout.as_secs(),
+        })?
         .map_err(|e| unreachable(upstream, &e))?;
 
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -85,7 +101,13 @@ pub(crate) async fn relay(
     *switched.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *switched.headers_mut() = response.headers().clone();
     let id = state.next_request_id();
-    let tap = state.recorder.ws_open(id, upstream.provider, &path, &request_headers, response.headers());
+    let tap = state.recorder.ws_open(
+        id,
+        upstream.provider,
+        &path,
+        &request_headers,
+        response.headers(),
+    );
     tokio::spawn(async move {
         let (client, provider) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
             Ok(pair) => pair,
@@ -128,8 +150,12 @@ where
 {
     let (mut client_read, mut client_write) = tokio::io::split(client);
     let (mut provider_read, mut provider_write) = tokio::io::split(provider);
-    let up = pump(&mut client_read, &mut provider_write, |b| tap.client_bytes(b));
-    let down = pump(&mut provider_read, &mut client_write, |b| tap.server_bytes(b));
+    let up = pump(&mut client_read, &mut provider_write, |b| {
+        tap.client_bytes(b)
+    });
+    let down = pump(&mut provider_read, &mut client_write, |b| {
+        tap.server_bytes(b)
+    });
     tokio::try_join!(up, down)
 }
 
@@ -155,12 +181,25 @@ where
 
 /// TCP (and TLS with ALPN http/1.1 for `https` bases) to the provider, within the connect timeout.
 async fn connect(upstream: &Upstream) -> Result<Box<dyn Io>, ProxyError> {
-    let host = upstream.base.authority.host().trim_start_matches('[').trim_end_matches(']').to_string();
-    let port = upstream.base.authority.port_u16().unwrap_or(if upstream.base.is_https() { 443 } else { 80 });
-    let tcp = tokio::time::timeout(upstream.connect_timeout, TcpStream::connect((host.as_str(), port)))
-        .await
-        .map_err(|_| ProxyError::UpstreamUnreachable(format!("{host}:{port}: connect timed out")))?
-        .map_err(|e| ProxyError::UpstreamUnreachable(format!("{host}:{port}: {e}")))?;
+    let host = upstream
+        .base
+        .authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = upstream
+        .base
+        .authority
+        .port_u16()
+        .unwrap_or(if upstream.base.is_https() { 443 } else { 80 });
+    let tcp = tokio::time::timeout(
+        upstream.connect_timeout,
+        TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| ProxyError::UpstreamUnreachable(format!("{host}:{port}: connect timed out")))?
+    .map_err(|e| ProxyError::UpstreamUnreachable(format!("{host}:{port}: {e}")))?;
     let _ = tcp.set_nodelay(true);
     if !upstream.base.is_https() {
         return Ok(Box::new(tcp));
@@ -175,5 +214,8 @@ async fn connect(upstream: &Upstream) -> Result<Box<dyn Io>, ProxyError> {
 }
 
 fn unreachable(upstream: &Upstream, e: &hyper::Error) -> ProxyError {
-    ProxyError::UpstreamUnreachable(format!("{}: websocket handshake: {e}", upstream.base.authority))
+    ProxyError::UpstreamUnreachable(format!(
+        "{}: websocket handshake: {e}",
+        upstream.base.authority
+    ))
 }

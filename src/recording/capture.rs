@@ -88,7 +88,11 @@ impl Capture {
     }
 
     pub fn request_sink(&self) -> RequestSink {
-        RequestSink { chunks: self.request.clone(), started: self.started, cap: self.cap }
+        RequestSink {
+            chunks: self.request.clone(),
+            started: self.started,
+            cap: self.cap,
+        }
     }
 
     pub fn response_head(&mut self, status: u16, headers: &HeaderMap) {

@@ -60,14 +60,26 @@ pub(crate) struct Finished {
 }
 
 /// Headers that carry credentials or personal cookies: never written anywhere.
-const SECRET_HEADERS: &[&str] =
-    &["authorization", "x-api-key", "proxy-authorization", "cookie", "set-cookie", "api-key", "x-goog-api-key"];
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "api-key",
+    "x-goog-api-key",
+];
 
 fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .filter(|(name, _)| !SECRET_HEADERS.contains(&name.as_str()))
-        .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
         .collect()
 }
 
@@ -76,7 +88,9 @@ pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 pub(crate) fn epoch_ms(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Exchange {
@@ -86,13 +100,19 @@ impl Exchange {
             Ok(chunks) => (chunks.concat(), chunks.truncated),
             Err(_) => (Bytes::new(), true),
         };
-        let request_body = decoded(header(&capture.request_headers, "content-encoding"), request_raw);
+        let request_body = decoded(
+            header(&capture.request_headers, "content-encoding"),
+            request_raw,
+        );
         let encoding = header(&capture.response_headers, "content-encoding")
             .filter(|e| !e.trim().eq_ignore_ascii_case("identity"));
         let response_body = decoded(encoding, capture.response.concat());
         let api = assemble::api_for(self.provider, &self.endpoint);
-        let is_sse = header(&capture.response_headers, "content-type")
-            .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/event-stream"));
+        let is_sse = header(&capture.response_headers, "content-type").is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
         let response = if is_sse {
             assemble_stream(api, &capture, encoding.is_some(), &response_body)
         } else {
@@ -147,7 +167,15 @@ fn assemble_stream(api: Api, capture: &Capture, encoded: bool, decoded: &[u8]) -
         }
     };
     if encoded {
-        feed(capture.response.pieces.last().map(|(at, _)| *at).unwrap_or(0), decoded);
+        feed(
+            capture
+                .response
+                .pieces
+                .last()
+                .map(|(at, _)| *at)
+                .unwrap_or(0),
+            decoded,
+        );
     } else {
         for (at, piece) in &capture.response.pieces {
             feed(*at, piece);
@@ -159,17 +187,20 @@ fn assemble_stream(api: Api, capture: &Capture, encoded: bool, decoded: &[u8]) -
 impl Finished {
     pub fn into_record(self, cx: &mut Context<'_>) -> RequestRecord {
         let api = assemble::api_for(self.provider, &self.endpoint);
-        let mut request = assemble::summarize_request(api, &self.request_headers, &self.request_body);
+        let mut request =
+            assemble::summarize_request(api, &self.request_headers, &self.request_body);
         if self.transport == "websocket" {
             request.stream = true; // a WebSocket turn always streams its events
         }
         let started_at_ms = epoch_ms(self.started_at);
         let ended_at_ms = started_at_ms + self.total.as_millis() as i64;
-        let body_json: serde_json::Value = serde_json::from_slice(&self.request_body).unwrap_or_default();
+        let body_json: serde_json::Value =
+            serde_json::from_slice(&self.request_body).unwrap_or_default();
         let session_id = session::session_id(&self.request_headers, &body_json, cx.session_header)
             .unwrap_or_else(|| format!("req-{}", self.request_id));
         let tool_executions = cx.tools.results(&session_id, &request, started_at_ms);
-        cx.tools.requested(&session_id, &self.response.tool_calls, ended_at_ms);
+        cx.tools
+            .requested(&session_id, &self.response.tool_calls, ended_at_ms);
 
         let response = self.response;
         let outcome = match &self.end {
@@ -182,7 +213,9 @@ impl Finished {
             End::Cancelled => Outcome::ClientDisconnected,
         };
         let model = response.model.clone().or_else(|| request.model.clone());
-        let cost_usd = model.as_deref().and_then(|m| cx.pricing.cost(m, &response.usage));
+        let cost_usd = model
+            .as_deref()
+            .and_then(|m| cx.pricing.cost(m, &response.usage));
         let timings = Timings {
             ttfb_ms: self.ttfb_ms,
             ttft_ms: response.first_content_ms,

@@ -29,5 +29,3 @@ mod ws_session;
 pub(crate) use capture::{Capture, RequestSink};
 pub(crate) use debug_view::DebugView;
 pub(crate) use recorder::{Recorder, WsTap};
-
-

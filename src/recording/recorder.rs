@@ -4,13 +4,13 @@
 
 use super::capture::Capture;
 use super::exchange::Exchange;
-use super::ws_session::WsSession;
-use crate::providers::Provider;
-use bytes::Bytes;
 use super::writer::{self, Msg};
+use super::ws_session::WsSession;
 use crate::config::Config;
 use crate::error::StartupError;
+use crate::providers::Provider;
 use crate::proxy::ctx::{End, RequestCtx};
+use bytes::Bytes;
 use http::HeaderMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
@@ -55,12 +55,17 @@ impl Recorder {
         }
         let queued = Arc::new(AtomicUsize::new(0));
         let (tx, handle) = writer::spawn(config, queued.clone())?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
         Ok(Self {
             inner: Some(Inner {
                 tx,
                 queued,
-                budget: (rec.queue_budget_mb as usize).saturating_mul(1024 * 1024).max(1),
+                budget: (rec.queue_budget_mb as usize)
+                    .saturating_mul(1024 * 1024)
+                    .max(1),
                 lost: AtomicU64::new(0),
                 warned: AtomicBool::new(false),
                 run: base36(now),
@@ -77,16 +82,25 @@ impl Recorder {
 
     /// Hands a finished exchange to the writer. Never blocks, never fails the request.
     pub fn finish(&self, capture: Capture, ctx: &RequestCtx, end: &End) {
-        let Some(inner) = self.inner.as_ref() else { return };
+        let Some(inner) = self.inner.as_ref() else {
+            return;
+        };
         let size = capture.size();
         let request_id = format!("{}-{}", inner.run, ctx.id);
-        let at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        let at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
         if inner.queued.load(Ordering::Relaxed) + size > inner.budget {
             inner.lost.fetch_add(1, Ordering::Relaxed);
             if !inner.warned.swap(true, Ordering::Relaxed) {
                 tracing::warn!("recording queue is over its {} MB budget: writing a gap marker instead of request {request_id}", inner.budget / (1024 * 1024));
             }
-            let _ = inner.tx.send(Msg::Gap { requests: 1, bytes: size as u64, at_ms });
+            let _ = inner.tx.send(Msg::Gap {
+                requests: 1,
+                bytes: size as u64,
+                at_ms,
+            });
             return;
         }
         inner.queued.fetch_add(size, Ordering::Relaxed);
@@ -108,23 +122,54 @@ impl Recorder {
     }
 
     /// A tap for a relayed WebSocket connection, or `None` when recording is off.
-    pub fn ws_open(&self, id: u64, provider: Provider, path: &str, request: &HeaderMap, response: &HeaderMap) -> Option<WsTap> {
+    pub fn ws_open(
+        &self,
+        id: u64,
+        provider: Provider,
+        path: &str,
+        request: &HeaderMap,
+        response: &HeaderMap,
+    ) -> Option<WsTap> {
         let inner = self.inner.as_ref()?;
         let opened = Instant::now();
-        let session = WsSession::new(format!("{}-{id}", inner.run), provider, path.to_string(), request.clone(), response.clone(), opened);
-        inner.tx.send(Msg::WsOpen { id, session: Box::new(session) }).ok()?;
-        Some(WsTap { id, tx: inner.tx.clone(), queued: inner.queued.clone(), budget: inner.budget, dropped: AtomicBool::new(false) })
+        let session = WsSession::new(
+            format!("{}-{id}", inner.run),
+            provider,
+            path.to_string(),
+            request.clone(),
+            response.clone(),
+            opened,
+        );
+        inner
+            .tx
+            .send(Msg::WsOpen {
+                id,
+                session: Box::new(session),
+            })
+            .ok()?;
+        Some(WsTap {
+            id,
+            tx: inner.tx.clone(),
+            queued: inner.queued.clone(),
+            budget: inner.budget,
+            dropped: AtomicBool::new(false),
+        })
     }
 
     /// Exchanges dropped because the queue was full (or the writer had stopped).
     pub fn lost(&self) -> u64 {
-        self.inner.as_ref().map(|i| i.lost.load(Ordering::Relaxed)).unwrap_or(0)
+        self.inner
+            .as_ref()
+            .map(|i| i.lost.load(Ordering::Relaxed))
+            .unwrap_or(0)
     }
 
     /// Drains everything queued, writes it, prints the session summary and stops the writer.
     /// Called once, after the server stopped serving.
     pub fn shutdown(&self) {
-        let Some(inner) = self.inner.as_ref() else { return };
+        let Some(inner) = self.inner.as_ref() else {
+            return;
+        };
         let lost = self.lost();
         if lost > 0 {
             tracing::warn!("{lost} requests could not be queued for recording (see the gap markers in the sessions directory)");
@@ -164,11 +209,20 @@ impl WsTap {
         }
         if self.queued.load(Ordering::Relaxed) + bytes.len() > self.budget {
             self.dropped.store(true, Ordering::Relaxed);
-            let _ = self.tx.send(Msg::WsClose { id: self.id, at: Instant::now(), end: End::UpstreamFailed("recording queue over budget".into()) });
+            let _ = self.tx.send(Msg::WsClose {
+                id: self.id,
+                at: Instant::now(),
+                end: End::UpstreamFailed("recording queue over budget".into()),
+            });
             return;
         }
         self.queued.fetch_add(bytes.len(), Ordering::Relaxed);
-        let _ = self.tx.send(Msg::WsBytes { id: self.id, from_client, at: Instant::now(), bytes: bytes.clone() });
+        let _ = self.tx.send(Msg::WsBytes {
+            id: self.id,
+            from_client,
+            at: Instant::now(),
+            bytes: bytes.clone(),
+        });
     }
 
     /// The relay ended; `error` says why when it was not a clean close.
@@ -177,6 +231,10 @@ impl WsTap {
             None => End::Done,
             Some(why) => End::UpstreamFailed(why),
         };
-        let _ = self.tx.send(Msg::WsClose { id: self.id, at: Instant::now(), end });
+        let _ = self.tx.send(Msg::WsClose {
+            id: self.id,
+            at: Instant::now(),
+            end,
+        });
     }
 }

@@ -42,14 +42,22 @@ impl Stats {
             self.tools.entry(call.name.clone()).or_default().0 += 1;
         }
         for done in &r.tool_executions {
-            self.tools.entry(done.name.clone()).or_default().1.push(done.duration_ms);
+            self.tools
+                .entry(done.name.clone())
+                .or_default()
+                .1
+                .push(done.duration_ms);
         }
     }
 
     fn render(&self, out: &mut String) {
         let n = self.requests.max(1) as f64;
         let overhead_ms = self.overhead_us as f64 / 1000.0;
-        let share = if self.response_ms > 0.0 { overhead_ms / self.response_ms * 100.0 } else { 0.0 };
+        let share = if self.response_ms > 0.0 {
+            overhead_ms / self.response_ms * 100.0
+        } else {
+            0.0
+        };
         let _ = writeln!(out, "    requests: {}", self.requests);
         let _ = writeln!(
             out,
@@ -79,7 +87,10 @@ impl Stats {
             overhead_ms,
             share
         );
-        let cost = self.cost.map(|c| format!("${c:.4}")).unwrap_or_else(|| "unknown (model not in the pricing table)".into());
+        let cost = self
+            .cost
+            .map(|c| format!("${c:.4}"))
+            .unwrap_or_else(|| "unknown (model not in the pricing table)".into());
         let _ = writeln!(out, "    estimated cost: {cost}");
     }
 }
@@ -100,8 +111,14 @@ pub(crate) struct Summary {
 
 impl Summary {
     pub fn add(&mut self, record: &RequestRecord) {
-        let client = serde_json::to_value(record.client).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let (_, stats) = self.sessions.entry(record.session_id.clone()).or_insert_with(|| (client, Stats::default()));
+        let client = serde_json::to_value(record.client)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let (_, stats) = self
+            .sessions
+            .entry(record.session_id.clone())
+            .or_insert_with(|| (client, Stats::default()));
         stats.add(record);
         self.total.add(record);
     }

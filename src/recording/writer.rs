@@ -4,10 +4,6 @@
 //! the proxy keeps serving and recording resumes when the disk is writable again.
 
 use super::exchange::{Context, Exchange, Finished};
-use super::ws_session::WsSession;
-use crate::proxy::ctx::End;
-use bytes::Bytes;
-use std::collections::HashMap;
 use super::jsonl::JsonlStore;
 use super::pricing::Pricing;
 use super::record::RequestRecord;
@@ -15,8 +11,12 @@ use super::retention::run_retention;
 use super::session::ToolTracker;
 use super::sqlite::SqliteStore;
 use super::summary::Summary;
+use super::ws_session::WsSession;
 use crate::config::{expand_home, Config, RetentionConfig};
 use crate::error::StartupError;
+use crate::proxy::ctx::End;
+use bytes::Bytes;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
@@ -27,11 +27,27 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 pub(crate) enum Msg {
     Exchange(Box<Exchange>),
-    WsOpen { id: u64, session: Box<WsSession> },
-    WsBytes { id: u64, from_client: bool, at: Instant, bytes: Bytes },
-    WsClose { id: u64, at: Instant, end: End },
+    WsOpen {
+        id: u64,
+        session: Box<WsSession>,
+    },
+    WsBytes {
+        id: u64,
+        from_client: bool,
+        at: Instant,
+        bytes: Bytes,
+    },
+    WsClose {
+        id: u64,
+        at: Instant,
+        end: End,
+    },
     /// Requests the recorder could not queue.
-    Gap { requests: u64, bytes: u64, at_ms: i64 },
+    Gap {
+        requests: u64,
+        bytes: u64,
+        at_ms: i64,
+    },
     Shutdown,
 }
 
@@ -48,7 +64,14 @@ struct Fallible<S> {
 
 impl<S> Fallible<S> {
     fn new(name: &'static str, open: Box<dyn Fn() -> Result<S, String> + Send>) -> Self {
-        let mut this = Self { name, store: None, open, failing: false, lost: 0, lost_in_outage: 0 };
+        let mut this = Self {
+            name,
+            store: None,
+            open,
+            failing: false,
+            lost: 0,
+            lost_in_outage: 0,
+        };
         this.store = this.try_open();
         this
     }
@@ -65,7 +88,10 @@ impl<S> Fallible<S> {
 
     fn report(&mut self, error: &str) {
         if !self.failing {
-            tracing::error!("recording to {} failed: {error}; the proxy keeps serving and will retry", self.name);
+            tracing::error!(
+                "recording to {} failed: {error}; the proxy keeps serving and will retry",
+                self.name
+            );
             self.failing = true;
         }
     }
@@ -73,8 +99,16 @@ impl<S> Fallible<S> {
     /// Said once more when the writer stops, so a store that never came back is not a silent loss.
     fn report_losses(&self) {
         if self.lost > 0 {
-            let still = if self.failing { "; it is still failing" } else { "" };
-            tracing::warn!("recording to {} lost {} requests in this run{still}", self.name, self.lost);
+            let still = if self.failing {
+                "; it is still failing"
+            } else {
+                ""
+            };
+            tracing::warn!(
+                "recording to {} lost {} requests in this run{still}",
+                self.name,
+                self.lost
+            );
         }
     }
 
@@ -90,7 +124,11 @@ impl<S> Fallible<S> {
         };
         match result {
             Ok(()) if self.failing => {
-                tracing::info!("recording to {} works again ({} requests were lost)", self.name, self.lost_in_outage);
+                tracing::info!(
+                    "recording to {} works again ({} requests were lost)",
+                    self.name,
+                    self.lost_in_outage
+                );
                 self.failing = false;
                 self.lost_in_outage = 0;
             }
@@ -120,17 +158,26 @@ struct Writer {
     retention: Option<(PathBuf, RetentionConfig)>,
 }
 
-pub(crate) fn spawn(config: &Config, queued: Arc<AtomicUsize>) -> Result<(Sender<Msg>, std::thread::JoinHandle<()>), StartupError> {
+pub(crate) fn spawn(
+    config: &Config,
+    queued: Arc<AtomicUsize>,
+) -> Result<(Sender<Msg>, std::thread::JoinHandle<()>), StartupError> {
     let rec = &config.session_recording;
     let jsonl_dir = expand_home(&rec.jsonl.directory);
     let db_path = expand_home(&rec.sqlite.path);
     let jsonl = rec.jsonl.enabled.then(|| {
         let dir = jsonl_dir.clone();
-        Fallible::new("the JSONL directory", Box::new(move || JsonlStore::open(&dir)))
+        Fallible::new(
+            "the JSONL directory",
+            Box::new(move || JsonlStore::open(&dir)),
+        )
     });
     let sqlite = rec.sqlite.enabled.then(|| {
         let path = db_path.clone();
-        Fallible::new("the SQLite database", Box::new(move || SqliteStore::open(&path)))
+        Fallible::new(
+            "the SQLite database",
+            Box::new(move || SqliteStore::open(&path)),
+        )
     });
     let writer = Writer {
         jsonl,
@@ -143,7 +190,10 @@ pub(crate) fn spawn(config: &Config, queued: Arc<AtomicUsize>) -> Result<(Sender
         summary: Summary::default(),
         websockets: HashMap::new(),
         queued,
-        retention: rec.jsonl.enabled.then(|| (jsonl_dir, rec.jsonl.retention.clone())),
+        retention: rec
+            .jsonl
+            .enabled
+            .then(|| (jsonl_dir, rec.jsonl.retention.clone())),
     };
     let (tx, rx) = channel();
     let handle = std::thread::Builder::new()
@@ -155,7 +205,10 @@ pub(crate) fn spawn(config: &Config, queued: Arc<AtomicUsize>) -> Result<(Sender
 
 fn run(rx: Receiver<Msg>, mut w: Writer) {
     let mut last_flush = Instant::now();
-    let cleanup_every = w.retention.as_ref().map(|(_, r)| Duration::from_secs(r.cleanup_interval_minutes.max(1) * 60));
+    let cleanup_every = w
+        .retention
+        .as_ref()
+        .map(|(_, r)| Duration::from_secs(r.cleanup_interval_minutes.max(1) * 60));
     let mut next_cleanup = Instant::now();
     loop {
         if let (Some(every), true) = (cleanup_every, Instant::now() >= next_cleanup) {
@@ -171,7 +224,11 @@ fn run(rx: Receiver<Msg>, mut w: Writer) {
                 }
                 let open: Vec<u64> = w.websockets.keys().copied().collect();
                 for id in open {
-                    w.handle(Msg::WsClose { id, at: Instant::now(), end: End::Cancelled });
+                    w.handle(Msg::WsClose {
+                        id,
+                        at: Instant::now(),
+                        end: End::Cancelled,
+                    });
                 }
                 w.flush();
                 w.summary.print();
@@ -201,20 +258,39 @@ impl Writer {
                 self.add(exchange.finished());
                 self.release(size);
             }
-            Msg::Gap { requests, bytes, at_ms } => self.gaps.push((requests, bytes, at_ms)),
+            Msg::Gap {
+                requests,
+                bytes,
+                at_ms,
+            } => self.gaps.push((requests, bytes, at_ms)),
             Msg::WsOpen { id, session } => {
                 self.websockets.insert(id, *session);
             }
-            Msg::WsBytes { id, from_client, at, bytes } => {
+            Msg::WsBytes {
+                id,
+                from_client,
+                at,
+                bytes,
+            } => {
                 self.release(bytes.len());
-                let Some(session) = self.websockets.get_mut(&id) else { return };
-                let turns = if from_client { session.client_bytes(at, &bytes) } else { session.server_bytes(at, &bytes) };
+                let Some(session) = self.websockets.get_mut(&id) else {
+                    return;
+                };
+                let turns = if from_client {
+                    session.client_bytes(at, &bytes)
+                } else {
+                    session.server_bytes(at, &bytes)
+                };
                 for turn in turns {
                     self.add(turn);
                 }
             }
             Msg::WsClose { id, at, end } => {
-                if let Some(turn) = self.websockets.remove(&id).and_then(|mut s| s.close(at, end)) {
+                if let Some(turn) = self
+                    .websockets
+                    .remove(&id)
+                    .and_then(|mut s| s.close(at, end))
+                {
                     self.add(turn);
                 }
             }
@@ -223,11 +299,19 @@ impl Writer {
     }
 
     fn release(&self, size: usize) {
-        let _ = self.queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(size)));
+        let _ = self
+            .queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(size))
+            });
     }
 
     fn add(&mut self, finished: Finished) {
-        let mut cx = Context { pricing: &self.pricing, session_header: self.session_header.as_deref(), tools: &mut self.tools };
+        let mut cx = Context {
+            pricing: &self.pricing,
+            session_header: self.session_header.as_deref(),
+            tools: &mut self.tools,
+        };
         let record = finished.into_record(&mut cx);
         self.summary.add(&record);
         self.batch.push(record);
@@ -245,7 +329,12 @@ impl Writer {
                 // One failed line loses one record, not the rest of the batch.
                 let mut failed = (0, None);
                 for (requests, bytes, at_ms) in &gaps {
-                    if let Err(e) = store.write_gap(*requests, *bytes, *at_ms, "recording queue over its memory budget") {
+                    if let Err(e) = store.write_gap(
+                        *requests,
+                        *bytes,
+                        *at_ms,
+                        "recording queue over its memory budget",
+                    ) {
                         failed.1.get_or_insert(e);
                     }
                 }

@@ -34,9 +34,16 @@ struct Inflater {
 impl FrameReader {
     /// `deflate`: permessage-deflate was negotiated; `no_context_takeover` for this direction.
     pub fn new(deflate: bool, no_context_takeover: bool) -> Self {
-        let inflater = deflate
-            .then(|| Inflater { decompress: Decompress::new(false), reset_each_message: no_context_takeover });
-        Self { buf: Vec::new(), partial: None, inflater, broken: None }
+        let inflater = deflate.then(|| Inflater {
+            decompress: Decompress::new(false),
+            reset_each_message: no_context_takeover,
+        });
+        Self {
+            buf: Vec::new(),
+            partial: None,
+            inflater,
+            broken: None,
+        }
     }
 
     /// Why parsing stopped, if it did.
@@ -51,10 +58,20 @@ impl FrameReader {
         }
         self.buf.extend_from_slice(bytes);
         let mut at = 0;
-        while let Some(FrameHeader { header_len, payload_len, fin, rsv1, opcode, mask }) = parse_header(&self.buf[at..]) {
+        while let Some(FrameHeader {
+            header_len,
+            payload_len,
+            fin,
+            rsv1,
+            opcode,
+            mask,
+        }) = parse_header(&self.buf[at..])
+        {
             let total = header_len + payload_len;
             if payload_len > MAX_MESSAGE {
-                self.broken = Some(format!("frame of {payload_len} bytes is over the recorder's limit"));
+                self.broken = Some(format!(
+                    "frame of {payload_len} bytes is over the recorder's limit"
+                ));
                 return;
             }
             if self.buf.len() - at < total {
@@ -75,7 +92,14 @@ impl FrameReader {
         self.buf.drain(..at);
     }
 
-    fn frame(&mut self, fin: bool, rsv1: bool, opcode: u8, payload: Vec<u8>, out: &mut Vec<Message>) -> Result<(), String> {
+    fn frame(
+        &mut self,
+        fin: bool,
+        rsv1: bool,
+        opcode: u8,
+        payload: Vec<u8>,
+        out: &mut Vec<Message>,
+    ) -> Result<(), String> {
         match opcode {
             0x8 => {
                 out.push(Message::Close);
@@ -83,7 +107,10 @@ impl FrameReader {
             }
             0x9 | 0xA => return Ok(()), // ping, pong
             0x0 => {
-                let (_, _, so_far) = self.partial.as_mut().ok_or("continuation without a message")?;
+                let (_, _, so_far) = self
+                    .partial
+                    .as_mut()
+                    .ok_or("continuation without a message")?;
                 if so_far.len() + payload.len() > MAX_MESSAGE {
                     return Err("message over the recorder's limit".into());
                 }
@@ -100,8 +127,14 @@ impl FrameReader {
         if !fin {
             return Ok(());
         }
-        let Some((opcode, compressed, data)) = self.partial.take() else { return Ok(()) };
-        let data = if compressed { self.inflate(&data)? } else { data };
+        let Some((opcode, compressed, data)) = self.partial.take() else {
+            return Ok(());
+        };
+        let data = if compressed {
+            self.inflate(&data)?
+        } else {
+            data
+        };
         out.push(match opcode {
             0x1 => Message::Text(String::from_utf8_lossy(&data).into_owned()),
             _ => Message::Binary(data),
@@ -110,7 +143,10 @@ impl FrameReader {
     }
 
     fn inflate(&mut self, data: &[u8]) -> Result<Vec<u8>, String> {
-        let inflater = self.inflater.as_mut().ok_or("compressed frame without permessage-deflate")?;
+        let inflater = self
+            .inflater
+            .as_mut()
+            .ok_or("compressed frame without permessage-deflate")?;
         // RFC 7692 §7.2.2: the sender stripped the final empty block's tail; put it back.
         let mut input = Vec::with_capacity(data.len() + 4);
         input.extend_from_slice(data);
@@ -118,13 +154,17 @@ impl FrameReader {
         let mut output = Vec::with_capacity(data.len() * 4 + 64);
         let mut consumed = 0;
         loop {
-            let (before_in, before_out) = (inflater.decompress.total_in(), inflater.decompress.total_out());
+            let (before_in, before_out) = (
+                inflater.decompress.total_in(),
+                inflater.decompress.total_out(),
+            );
             inflater
                 .decompress
                 .decompress_vec(&input[consumed..], &mut output, FlushDecompress::Sync)
                 .map_err(|e| format!("inflate: {e}"))?;
             consumed += (inflater.decompress.total_in() - before_in) as usize;
-            let progressed = inflater.decompress.total_in() != before_in || inflater.decompress.total_out() != before_out;
+            let progressed = inflater.decompress.total_in() != before_in
+                || inflater.decompress.total_out() != before_out;
             if output.len() > MAX_MESSAGE {
                 return Err("inflated message over the recorder's limit".into());
             }
@@ -166,7 +206,8 @@ fn parse_header(b: &[u8]) -> Option<FrameHeader> {
         len = u16::from_be_bytes(b.get(2..4)?.try_into().ok()?) as usize;
         at = 4;
     } else if len == 127 {
-        len = usize::try_from(u64::from_be_bytes(b.get(2..10)?.try_into().ok()?)).unwrap_or(usize::MAX);
+        len = usize::try_from(u64::from_be_bytes(b.get(2..10)?.try_into().ok()?))
+            .unwrap_or(usize::MAX);
         at = 10;
     }
     let mask = if masked {
@@ -176,18 +217,35 @@ fn parse_header(b: &[u8]) -> Option<FrameHeader> {
     } else {
         None
     };
-    Some(FrameHeader { header_len: at, payload_len: len, fin, rsv1, opcode, mask })
+    Some(FrameHeader {
+        header_len: at,
+        payload_len: len,
+        fin,
+        rsv1,
+        opcode,
+        mask,
+    })
 }
 
 /// What `sec-websocket-extensions` on the 101 says: (deflate, client no-context-takeover,
 /// server no-context-takeover).
 pub(crate) fn negotiated_deflate(extensions: Option<&str>) -> (bool, bool, bool) {
-    let Some(ext) = extensions else { return (false, false, false) };
-    let Some(deflate) = ext.split(',').map(str::trim).find(|e| e.starts_with("permessage-deflate")) else {
+    let Some(ext) = extensions else {
+        return (false, false, false);
+    };
+    let Some(deflate) = ext
+        .split(',')
+        .map(str::trim)
+        .find(|e| e.starts_with("permessage-deflate"))
+    else {
         return (false, false, false);
     };
     let params: Vec<&str> = deflate.split(';').map(str::trim).collect();
-    (true, params.contains(&"client_no_context_takeover"), params.contains(&"server_no_context_takeover"))
+    (
+        true,
+        params.contains(&"client_no_context_takeover"),
+        params.contains(&"server_no_context_takeover"),
+    )
 }
 
 #[cfg(test)]
@@ -230,9 +288,21 @@ mod tests {
     #[test]
     fn masked_fragmented_and_split_at_every_byte() {
         let text = r#"{"type":"response.create","input":"héllo ☀"}"#;
-        let mut wire = frame(false, false, 0x1, &text.as_bytes()[..10], Some([1, 2, 3, 4]));
+        let mut wire = frame(
+            false,
+            false,
+            0x1,
+            &text.as_bytes()[..10],
+            Some([1, 2, 3, 4]),
+        );
         wire.extend(frame(true, false, 0x9, b"ping", Some([9, 9, 9, 9])));
-        wire.extend(frame(true, false, 0x0, &text.as_bytes()[10..], Some([5, 6, 7, 8])));
+        wire.extend(frame(
+            true,
+            false,
+            0x0,
+            &text.as_bytes()[10..],
+            Some([5, 6, 7, 8]),
+        ));
         wire.extend(frame(true, false, 0x1, &vec![b'x'; 70_000], None));
         let mut reader = FrameReader::new(false, false);
         let mut out = Vec::new();
@@ -250,7 +320,12 @@ mod tests {
             let mut c = Compress::new(Compression::default(), false);
             // The last one inflates to far more than the first output buffer holds.
             let big = format!("{{\"output\":\"{}\"}}", "lunaroute-tool-ok ".repeat(20_000));
-            let messages = [r#"{"type":"response.created"}"#, r#"{"type":"response.created","more":1}"#, "third", big.as_str()];
+            let messages = [
+                r#"{"type":"response.created"}"#,
+                r#"{"type":"response.created","more":1}"#,
+                "third",
+                big.as_str(),
+            ];
             let mut wire = Vec::new();
             for m in messages {
                 wire.extend(frame(true, true, 0x1, &deflate(&mut c, m.as_bytes()), None));
@@ -261,7 +336,13 @@ mod tests {
             let mut reader = FrameReader::new(true, no_takeover);
             let mut out = Vec::new();
             reader.feed(&wire, &mut out);
-            let texts: Vec<_> = out.iter().map(|m| match m { Message::Text(t) => t.as_str(), _ => "" }).collect();
+            let texts: Vec<_> = out
+                .iter()
+                .map(|m| match m {
+                    Message::Text(t) => t.as_str(),
+                    _ => "",
+                })
+                .collect();
             assert_eq!(texts, messages, "no_context_takeover={no_takeover}");
         }
     }
@@ -275,7 +356,10 @@ mod tests {
         assert!(reader.broken().is_some());
         reader.feed(&frame(true, false, 0x1, b"ignored", None), &mut out);
         assert!(out.is_empty());
-        assert_eq!(negotiated_deflate(Some("permessage-deflate; client_no_context_takeover")), (true, true, false));
+        assert_eq!(
+            negotiated_deflate(Some("permessage-deflate; client_no_context_takeover")),
+            (true, true, false)
+        );
         assert_eq!(negotiated_deflate(None), (false, false, false));
     }
 }

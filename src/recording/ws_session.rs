@@ -12,7 +12,12 @@ use bytes::Bytes;
 use http::HeaderMap;
 use std::time::{Instant, SystemTime};
 
-const TERMINAL: &[&str] = &["response.completed", "response.failed", "response.incomplete", "error"];
+const TERMINAL: &[&str] = &[
+    "response.completed",
+    "response.failed",
+    "response.incomplete",
+    "error",
+];
 
 pub(crate) struct WsSession {
     request_id: String,
@@ -47,7 +52,9 @@ impl WsSession {
         response_headers: HeaderMap,
         opened: Instant,
     ) -> Self {
-        let extensions = response_headers.get("sec-websocket-extensions").and_then(|v| v.to_str().ok());
+        let extensions = response_headers
+            .get("sec-websocket-extensions")
+            .and_then(|v| v.to_str().ok());
         let (deflate, client_no_takeover, server_no_takeover) = negotiated_deflate(extensions);
         Self {
             request_id,
@@ -70,7 +77,9 @@ impl WsSession {
         self.client.feed(bytes, &mut messages);
         let mut done = Vec::new();
         for message in messages {
-            let Message::Text(text) = message else { continue };
+            let Message::Text(text) = message else {
+                continue;
+            };
             let is_create = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
                 .is_some_and(|v| v["type"] == "response.create");
@@ -98,14 +107,20 @@ impl WsSession {
         self.server.feed(bytes, &mut messages);
         let mut done = Vec::new();
         for message in messages {
-            let Message::Text(text) = message else { continue };
-            let Some(turn) = self.turn.as_mut() else { continue };
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let Some(turn) = self.turn.as_mut() else {
+                continue;
+            };
             let at_ms = at.saturating_duration_since(turn.started).as_secs_f64() * 1000.0;
             turn.first_event_ms.get_or_insert(at_ms);
             turn.frames += 1;
             turn.events.extend_from_slice(text.as_bytes());
             turn.events.push(b'\n');
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
             let kind = event["type"].as_str().map(str::to_string);
             turn.assembler.event(at_ms, kind.as_deref(), &event);
             if kind.is_some_and(|k| TERMINAL.contains(&k.as_str())) {

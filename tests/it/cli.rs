@@ -336,7 +336,10 @@ fn debug_stream_view_shows_the_exchange_and_never_a_key() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mock = runtime.block_on(
         MockUpstream::new()
-            .route("/v1/messages", Reply::sse(fixture("anthropic/messages_tool.sse")))
+            .route(
+                "/v1/messages",
+                Reply::sse(fixture("anthropic/messages_tool.sse")),
+            )
             .start(),
     );
     let body = r#"{"model":"claude-sonnet-4-6","stream":true,"max_tokens":512,
@@ -349,11 +352,16 @@ fn debug_stream_view_shows_the_exchange_and_never_a_key() {
             .env("LUNAROUTE_LOG_REQUESTS", "true")
             .env("LUNAROUTE_ANTHROPIC_BASE_URL", mock.url());
         let (mut guard, addr, mut seen, lines) = start(&mut cmd);
-        let response = http_request(&addr, "POST /v1/messages", &[
-            ("x-api-key", "sk-ant-api03-DEBUG-VIEW-SECRET-1"),
-            ("authorization", "Bearer DEBUG-VIEW-SECRET-2"),
-            ("anthropic-version", "2023-06-01"),
-        ], body);
+        let response = http_request(
+            &addr,
+            "POST /v1/messages",
+            &[
+                ("x-api-key", "sk-ant-api03-DEBUG-VIEW-SECRET-1"),
+                ("authorization", "Bearer DEBUG-VIEW-SECRET-2"),
+                ("anthropic-version", "2023-06-01"),
+            ],
+            body,
+        );
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         sigterm(&mut guard);
         assert_eq!(guard.wait_exit(Duration::from_secs(10)).code(), Some(0));
@@ -363,7 +371,10 @@ fn debug_stream_view_shows_the_exchange_and_never_a_key() {
 
     let seen = run_at("debug");
     let log = seen.join("\n");
-    assert!(!log.contains("DEBUG-VIEW-SECRET"), "a key leaked into the log:\n{log}");
+    assert!(
+        !log.contains("DEBUG-VIEW-SECRET"),
+        "a key leaked into the log:\n{log}"
+    );
     let view: Vec<&str> = seen
         .iter()
         .filter_map(|l| l.split("lunaroute::stream: ").nth(1))

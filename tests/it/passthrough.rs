@@ -22,7 +22,10 @@ const OPENAI_HEADERS: &[(&str, &str)] = &[
     ("openai-beta", "responses=experimental"),
     ("originator", "codex_exec"),
     ("session-id", "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
-    ("x-codex-turn-metadata", r#"{"session_id":"0199a1b2","turn_id":"t1"}"#),
+    (
+        "x-codex-turn-metadata",
+        r#"{"session_id":"0199a1b2","turn_id":"t1"}"#,
+    ),
     ("accept", "text/event-stream"),
     ("accept-encoding", "zstd,gzip"),
 ];
@@ -37,14 +40,54 @@ type Headers = &'static [(&'static str, &'static str)];
 #[tokio::test]
 async fn responses_are_byte_identical_direct_and_proxied() {
     let cases: &[(&str, &str, &str, Headers)] = &[
-        ("/v1/messages", "anthropic/messages_tool.json", "application/json", ANTHROPIC_HEADERS),
-        ("/v1/messages", "anthropic/messages_tool.sse", "text/event-stream", ANTHROPIC_HEADERS),
-        ("/v1/messages", "anthropic/thinking_tool.sse", "text/event-stream", ANTHROPIC_HEADERS),
-        ("/v1/chat/completions", "openai/chat_tool.json", "application/json", OPENAI_HEADERS),
-        ("/v1/chat/completions", "openai/chat_tool.sse", "text/event-stream", OPENAI_HEADERS),
-        ("/v1/responses", "openai/responses_tool.sse", "text/event-stream", OPENAI_HEADERS),
-        ("/v1/responses", "openai/responses_tool.json", "application/json", OPENAI_HEADERS),
-        ("/v1/messages", "anthropic/overloaded_after_200.sse", "text/event-stream", ANTHROPIC_HEADERS),
+        (
+            "/v1/messages",
+            "anthropic/messages_tool.json",
+            "application/json",
+            ANTHROPIC_HEADERS,
+        ),
+        (
+            "/v1/messages",
+            "anthropic/messages_tool.sse",
+            "text/event-stream",
+            ANTHROPIC_HEADERS,
+        ),
+        (
+            "/v1/messages",
+            "anthropic/thinking_tool.sse",
+            "text/event-stream",
+            ANTHROPIC_HEADERS,
+        ),
+        (
+            "/v1/chat/completions",
+            "openai/chat_tool.json",
+            "application/json",
+            OPENAI_HEADERS,
+        ),
+        (
+            "/v1/chat/completions",
+            "openai/chat_tool.sse",
+            "text/event-stream",
+            OPENAI_HEADERS,
+        ),
+        (
+            "/v1/responses",
+            "openai/responses_tool.sse",
+            "text/event-stream",
+            OPENAI_HEADERS,
+        ),
+        (
+            "/v1/responses",
+            "openai/responses_tool.json",
+            "application/json",
+            OPENAI_HEADERS,
+        ),
+        (
+            "/v1/messages",
+            "anthropic/overloaded_after_200.sse",
+            "text/event-stream",
+            ANTHROPIC_HEADERS,
+        ),
     ];
     for (path, fixture_name, content_type, headers) in cases {
         let bytes = fixture(fixture_name);
@@ -54,34 +97,61 @@ async fn responses_are_byte_identical_direct_and_proxied() {
         let mock = MockUpstream::new().route(path, reply).start().await;
         let proxy = spawn_proxy(config_for(&mock, &mock)).await;
 
-        let (direct_head, direct_body) = fetch(mock.addr, post_json(path, ANTHROPIC_BODY, headers)).await;
+        let (direct_head, direct_body) =
+            fetch(mock.addr, post_json(path, ANTHROPIC_BODY, headers)).await;
         let (head, body) = fetch(proxy.addr, post_json(path, ANTHROPIC_BODY, headers)).await;
-        assert_eq!(body, bytes, "{fixture_name}: client bytes differ from provider bytes");
+        assert_eq!(
+            body, bytes,
+            "{fixture_name}: client bytes differ from provider bytes"
+        );
         assert_eq!(body, direct_body, "{fixture_name}");
         assert_eq!(head.status(), direct_head.status());
         for (name, value) in direct_head.headers() {
             if name != "date" {
-                assert_eq!(head.headers().get(name), Some(value), "{fixture_name}: header {name}");
+                assert_eq!(
+                    head.headers().get(name),
+                    Some(value),
+                    "{fixture_name}: header {name}"
+                );
             }
         }
-        assert_eq!(head.headers().len(), direct_head.headers().len(), "{fixture_name}: {:?}", head.headers());
+        assert_eq!(
+            head.headers().len(),
+            direct_head.headers().len(),
+            "{fixture_name}: {:?}",
+            head.headers()
+        );
 
         // The provider saw exactly the client's body and headers, through the proxy as directly.
         let requests = mock.requests();
         let (direct_req, proxied_req) = (&requests[0], &requests[1]);
-        assert_eq!(proxied_req.body, Bytes::from(ANTHROPIC_BODY), "{fixture_name}: request body changed");
+        assert_eq!(
+            proxied_req.body,
+            Bytes::from(ANTHROPIC_BODY),
+            "{fixture_name}: request body changed"
+        );
         assert_eq!(proxied_req.uri, *path);
         for (name, value) in direct_req.headers.iter().filter(|(n, _)| *n != "host") {
-            assert_eq!(proxied_req.headers.get(name), Some(value), "{fixture_name}: request header {name}");
+            assert_eq!(
+                proxied_req.headers.get(name),
+                Some(value),
+                "{fixture_name}: request header {name}"
+            );
         }
         // `host` is the provider's own, as if the client had called it directly.
-        assert_eq!(proxied_req.header("host"), Some(mock.addr.to_string().as_str()));
+        assert_eq!(
+            proxied_req.header("host"),
+            Some(mock.addr.to_string().as_str())
+        );
     }
 }
 
 #[tokio::test]
 async fn query_string_and_hop_by_hop_headers() {
-    let mock = MockUpstream::new().route("/v1/messages", Reply::json("{}")).start().await;
+    let mock = MockUpstream::new()
+        .route("/v1/messages", Reply::json("{}"))
+        .start()
+        .await;
     let proxy = spawn_proxy(config_for(&mock, &mock)).await;
     let mut headers = ANTHROPIC_HEADERS.to_vec();
     headers.extend([
@@ -91,7 +161,11 @@ async fn query_string_and_hop_by_hop_headers() {
         ("proxy-authorization", "Basic Zm9vOmJhcg=="),
         ("te", "trailers"),
     ]);
-    let (head, _) = fetch(proxy.addr, post_json("/v1/messages?beta=true", "{}", &headers)).await;
+    let (head, _) = fetch(
+        proxy.addr,
+        post_json("/v1/messages?beta=true", "{}", &headers),
+    )
+    .await;
     assert_eq!(head.status(), 200);
     let seen = mock.last();
     assert_eq!(seen.uri, "/v1/messages?beta=true");
@@ -107,12 +181,23 @@ async fn query_string_and_hop_by_hop_headers() {
 /// Sequential requests share one pooled provider connection (no TLS/TCP setup per request).
 #[tokio::test]
 async fn provider_connections_are_reused() {
-    let mock = MockUpstream::new().route("/v1/messages", Reply::json("{}")).start().await;
+    let mock = MockUpstream::new()
+        .route("/v1/messages", Reply::json("{}"))
+        .start()
+        .await;
     let proxy = spawn_proxy(config_for(&mock, &mock)).await;
     for _ in 0..5 {
-        let (head, _) = fetch(proxy.addr, post_json("/v1/messages", "{}", ANTHROPIC_HEADERS)).await;
+        let (head, _) = fetch(
+            proxy.addr,
+            post_json("/v1/messages", "{}", ANTHROPIC_HEADERS),
+        )
+        .await;
         assert_eq!(head.status(), 200);
     }
     assert_eq!(mock.requests().len(), 5);
-    assert_eq!(mock.connections_opened(), 1, "each request opened its own provider connection");
+    assert_eq!(
+        mock.connections_opened(),
+        1,
+        "each request opened its own provider connection"
+    );
 }

@@ -73,14 +73,22 @@ impl Body {
 
 impl Reply {
     pub fn new(status: u16, content_type: &str, body: Body) -> Self {
-        Self { status, headers: vec![("content-type".into(), content_type.into())], body }
+        Self {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+        }
     }
     pub fn json(bytes: impl Into<Bytes>) -> Self {
         Self::new(200, "application/json", Body::Full(bytes.into()))
     }
     pub fn sse(bytes: impl Into<Bytes>) -> Self {
         let bytes = bytes.into();
-        Self::new(200, "text/event-stream", Body::Chunks(vec![bytes], Duration::ZERO))
+        Self::new(
+            200,
+            "text/event-stream",
+            Body::Chunks(vec![bytes], Duration::ZERO),
+        )
     }
     pub fn status(mut self, status: u16) -> Self {
         self.status = status;
@@ -139,7 +147,11 @@ impl MockUpstream {
         self.route_fn(path, move |_| reply.clone())
     }
 
-    pub fn route_fn(mut self, path: &str, f: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+    pub fn route_fn(
+        mut self,
+        path: &str,
+        f: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         self.routes.push((path.to_string(), Arc::new(f)));
         self
     }
@@ -153,19 +165,36 @@ impl MockUpstream {
         let ws_ended = Arc::new(AtomicUsize::new(0));
         let (opened, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let closed_notify = Arc::new(Notify::new());
-        let handle_parts = (requests.clone(), ws_frames.clone(), ws_ended.clone(), opened.clone(), closed.clone(), closed_notify.clone());
+        let handle_parts = (
+            requests.clone(),
+            ws_frames.clone(),
+            ws_ended.clone(),
+            opened.clone(),
+            closed.clone(),
+            closed_notify.clone(),
+        );
         let task = tokio::spawn(async move {
             let (requests, ws_frames, ws_ended, opened, closed, closed_notify) = handle_parts;
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 // Like a real provider: small SSE writes must not wait for delayed ACKs.
                 let _ = stream.set_nodelay(true);
                 opened.fetch_add(1, Ordering::SeqCst);
-                let (routes, requests, ws_frames) = (routes.clone(), requests.clone(), ws_frames.clone());
-                let (closed, closed_notify, ws_ended) = (closed.clone(), closed_notify.clone(), ws_ended.clone());
-                let ws = WsTracking { frames: ws_frames, ended: ws_ended, notify: closed_notify.clone() };
+                let (routes, requests, ws_frames) =
+                    (routes.clone(), requests.clone(), ws_frames.clone());
+                let (closed, closed_notify, ws_ended) =
+                    (closed.clone(), closed_notify.clone(), ws_ended.clone());
+                let ws = WsTracking {
+                    frames: ws_frames,
+                    ended: ws_ended,
+                    notify: closed_notify.clone(),
+                };
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| handle(routes.clone(), requests.clone(), ws.clone(), req));
+                    let service = service_fn(move |req| {
+                        handle(routes.clone(), requests.clone(), ws.clone(), req)
+                    });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .with_upgrades()
@@ -175,7 +204,16 @@ impl MockUpstream {
                 });
             }
         });
-        MockHandle { addr, requests, ws_frames, ws_ended, opened, closed, closed_notify, task }
+        MockHandle {
+            addr,
+            requests,
+            ws_frames,
+            ws_ended,
+            opened,
+            closed,
+            closed_notify,
+            task,
+        }
     }
 }
 
@@ -246,7 +284,11 @@ async fn handle(
 ) -> Result<Response<MockBody>, Infallible> {
     let upgrade = hyper::upgrade::on(&mut req);
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     let recorded = Recorded {
         method: parts.method.to_string(),
         uri: parts.uri.to_string(),
@@ -278,9 +320,7 @@ async fn handle(
         }),
         Body::Gated(pieces, gate) => stream(pieces, move |_| {
             let gate = gate.clone();
-            async move {
-                gate.acquire().await.map(|p| p.forget()).is_ok()
-            }
+            async move { gate.acquire().await.map(|p| p.forget()).is_ok() }
         }),
         Body::FailAfter(pieces) => failing(pieces, false),
         Body::StallAfter(pieces) => failing(pieces, true),
@@ -294,7 +334,9 @@ async fn handle(
 }
 
 fn full(bytes: Bytes) -> MockBody {
-    http_body_util::Full::new(bytes).map_err(|e| match e {}).boxed()
+    http_body_util::Full::new(bytes)
+        .map_err(|e| match e {})
+        .boxed()
 }
 
 /// A chunked body: piece `i` is sent once `before(i)` resolves true.
@@ -340,11 +382,19 @@ fn accept_websocket(
 ) -> Response<MockBody> {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::{handshake::derive_accept_key, protocol::Role, Message};
-    let key = headers.get("sec-websocket-key").map(|k| k.as_bytes()).unwrap_or_default();
+    let key = headers
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes())
+        .unwrap_or_default();
     let accept = derive_accept_key(key);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
-        let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            Role::Server,
+            None,
+        )
+        .await;
         'session: while let Some(Ok(msg)) = ws.next().await {
             match msg {
                 Message::Text(text) => {
@@ -353,7 +403,11 @@ fn accept_websocket(
                         seen.push(text.to_string());
                         seen.len()
                     };
-                    let frames = turns.get(n - 1).or(turns.last()).cloned().unwrap_or_default();
+                    let frames = turns
+                        .get(n - 1)
+                        .or(turns.last())
+                        .cloned()
+                        .unwrap_or_default();
                     for frame in &frames {
                         if ws.send(Message::text(frame.clone())).await.is_err() {
                             break 'session;
@@ -382,7 +436,10 @@ struct ReceiverStream<T>(mpsc::Receiver<T>);
 
 impl<T> futures_util::Stream for ReceiverStream<T> {
     type Item = T;
-    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<T>> {
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
         self.0.poll_recv(cx)
     }
 }

@@ -51,7 +51,11 @@ pub async fn spawn_proxy(config: Config) -> Proxy {
     let task = tokio::spawn(server::run(vec![listener], state, async {
         let _ = rx.await;
     }));
-    Proxy { addr, shutdown: Some(tx), task: Some(task) }
+    Proxy {
+        addr,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
 }
 
 impl Proxy {
@@ -79,7 +83,9 @@ impl Drop for Proxy {
 /// One request on a fresh HTTP/1.1 connection (no pool, so connection-level effects are visible).
 pub async fn send(addr: SocketAddr, req: Request<Full<Bytes>>) -> Response<Incoming> {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -102,8 +108,14 @@ pub async fn fetch(addr: SocketAddr, req: Request<Full<Bytes>>) -> (Response<()>
 }
 
 /// A POST with a JSON body and the given headers.
-pub fn post_json(path: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
-    let mut builder = Request::post(path).header("host", "localhost").header("content-type", "application/json");
+pub fn post_json(
+    path: &str,
+    body: impl Into<Bytes>,
+    headers: &[(&str, &str)],
+) -> Request<Full<Bytes>> {
+    let mut builder = Request::post(path)
+        .header("host", "localhost")
+        .header("content-type", "application/json");
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
@@ -121,7 +133,9 @@ pub fn get(path: &str, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
 /// Reads the next data frame of a streaming body, or `None` at its end; panics after `within`.
 pub async fn next_data(body: &mut Incoming, within: Duration) -> Option<Bytes> {
     loop {
-        let frame = tokio::time::timeout(within, body.frame()).await.expect("a frame in time")?;
+        let frame = tokio::time::timeout(within, body.frame())
+            .await
+            .expect("a frame in time")?;
         if let Ok(data) = frame.expect("body frame").into_data() {
             return Some(data);
         }
@@ -129,5 +143,6 @@ pub async fn next_data(body: &mut Incoming, within: Duration) -> Option<Bytes> {
 }
 
 pub fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
