@@ -78,6 +78,7 @@ fn check_recording(
     session: &str,
     bodies: &[Bytes],
     expected: &Expected,
+    tool_gap: Duration,
 ) {
     // JSONL: exactly one file, for this session.
     let sessions = dir.join("sessions");
@@ -172,9 +173,11 @@ fn check_recording(
         )
         .unwrap();
     assert_eq!(name, e.tool);
-    let gap = TOOL_GAP.as_secs_f64() * 1000.0;
+    // The client measured from the end of the answer to sending the result; the proxy saw the answer
+    // end a little before and the result arrive a little after (epoch ms, so ±1 ms rounding).
+    let gap = tool_gap.as_secs_f64() * 1000.0;
     assert!(
-        duration >= gap - 5.0 && duration <= gap + 60.0,
+        duration >= gap - 2.0 && duration <= gap + 50.0,
         "tool took {duration} ms; the client waited {gap} ms"
     );
 
@@ -285,8 +288,9 @@ async fn anthropic_streaming_conversation() {
         body(&[q1, a1, r1, a2, q3]),
     ];
 
-    post_turn(proxy.addr, "/v1/messages?beta=true", &bodies[0], &headers).await;
+    let answered = post_turn(proxy.addr, "/v1/messages?beta=true", &bodies[0], &headers).await;
     tokio::time::sleep(TOOL_GAP).await;
+    let tool_gap = answered.elapsed();
     post_turn(proxy.addr, "/v1/messages?beta=true", &bodies[1], &headers).await;
     post_turn(proxy.addr, "/v1/messages?beta=true", &bodies[2], &headers).await;
     proxy.shutdown().await.unwrap();
@@ -303,7 +307,7 @@ async fn anthropic_streaming_conversation() {
             / 1e6,
         tool: "get_weather",
     };
-    check_recording(&dir.0, &config, session, &bodies, &expected);
+    check_recording(&dir.0, &config, session, &bodies, &expected, tool_gap);
 }
 
 /// Responses usage: input includes cached tokens, so input = input_tokens − cached_tokens (F15).
@@ -360,12 +364,20 @@ async fn responses_conversation_over_sse() {
         ("accept", "text/event-stream"),
     ];
     let bodies = responses_bodies();
-    post_turn(proxy.addr, "/v1/responses", &bodies[0], &headers).await;
+    let answered = post_turn(proxy.addr, "/v1/responses", &bodies[0], &headers).await;
     tokio::time::sleep(TOOL_GAP).await;
+    let tool_gap = answered.elapsed();
     post_turn(proxy.addr, "/v1/responses", &bodies[1], &headers).await;
     post_turn(proxy.addr, "/v1/responses", &bodies[2], &headers).await;
     proxy.shutdown().await.unwrap();
-    check_recording(&dir.0, &config, session, &bodies, &responses_expected());
+    check_recording(
+        &dir.0,
+        &config,
+        session,
+        &bodies,
+        &responses_expected(),
+        tool_gap,
+    );
 }
 
 #[tokio::test]
@@ -418,9 +430,11 @@ async fn responses_conversation_over_websocket() {
             ))
         })
         .collect();
+    let (mut answered, mut tool_gap) = (Instant::now(), Duration::ZERO);
     for (i, (frame, answer)) in frames.iter().zip([&tool, &text, &text]).enumerate() {
         if i == 1 {
             tokio::time::sleep(TOOL_GAP).await;
+            tool_gap = answered.elapsed();
         }
         ws.send(Message::text(std::str::from_utf8(frame).unwrap()))
             .await
@@ -433,9 +447,17 @@ async fn responses_conversation_over_websocket() {
                 .unwrap();
             assert!(matches!(msg, Message::Text(_)));
         }
+        answered = Instant::now();
     }
     ws.close(None).await.unwrap();
     drop(ws);
     proxy.shutdown().await.unwrap();
-    check_recording(&dir.0, &config, session, &frames, &responses_expected());
+    check_recording(
+        &dir.0,
+        &config,
+        session,
+        &frames,
+        &responses_expected(),
+        tool_gap,
+    );
 }
