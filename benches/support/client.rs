@@ -6,7 +6,7 @@
 //! every request by `REQUEST_TIMEOUT`.
 
 use bytes::{Bytes, BytesMut};
-use http::{header, HeaderValue, Method, Request, StatusCode};
+use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -54,6 +54,27 @@ pub enum Kind {
     Sse,
 }
 
+/// A request body the caller built, with headers beyond the usual ones (a session id, say).
+/// The upstream answers with SSE when the body holds `"stream":true`, else with JSON.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub body: Bytes,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+// === impl Outgoing ===
+
+impl Outgoing {
+    /// The small built-in request of each kind, with no extra headers.
+    pub fn canned(kind: Kind) -> Self {
+        let body = match kind {
+            Kind::Json => JSON_REQUEST,
+            Kind::Sse => SSE_REQUEST,
+        };
+        Self { body: Bytes::from_static(body), headers: Vec::new() }
+    }
+}
+
 /// When the first body byte and the last one arrived, counted from just before sending.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
@@ -95,17 +116,18 @@ impl Conn {
 
     /// Sends one `/v1/messages` request and reads the whole answer, frame by frame.
     pub async fn send(&mut self, kind: Kind, keep_body: bool) -> Result<Reply, BoxError> {
-        tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(kind, keep_body))
+        self.send_outgoing(Outgoing::canned(kind), keep_body).await
+    }
+
+    /// `send` with a body (and extra headers) the caller built.
+    pub async fn send_outgoing(&mut self, outgoing: Outgoing, keep_body: bool) -> Result<Reply, BoxError> {
+        tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(outgoing, keep_body))
             .await
             .map_err(|_| format!("no complete answer within {REQUEST_TIMEOUT:?}"))?
     }
 
-    async fn exchange(&mut self, kind: Kind, keep_body: bool) -> Result<Reply, BoxError> {
-        let body = match kind {
-            Kind::Json => JSON_REQUEST,
-            Kind::Sse => SSE_REQUEST,
-        };
-        let request = Request::builder()
+    async fn exchange(&mut self, outgoing: Outgoing, keep_body: bool) -> Result<Reply, BoxError> {
+        let mut request = Request::builder()
             .method(Method::POST)
             .uri("/v1/messages")
             .header(header::HOST, self.host.clone())
@@ -113,7 +135,8 @@ impl Conn {
             .header("anthropic-version", "2023-06-01")
             .header("x-api-key", "sk-ant-bench-not-a-key")
             .header(VIA_HEADER, self.via)
-            .body(Full::new(Bytes::from_static(body)))?;
+            .body(Full::new(outgoing.body))?;
+        request.headers_mut().extend(outgoing.headers);
         self.sender.ready().await?;
 
         let started = Instant::now();
@@ -182,13 +205,25 @@ pub async fn paced(
     count: usize,
     period: Duration,
 ) -> Samples {
+    paced_with(conn, target, expect_len, count, period, || Outgoing::canned(kind)).await
+}
+
+/// `paced`, with each request built by `next` (before its clock starts).
+pub async fn paced_with(
+    conn: &mut Conn,
+    target: Target,
+    expect_len: usize,
+    count: usize,
+    period: Duration,
+    mut next: impl FnMut() -> Outgoing,
+) -> Samples {
     let mut samples = Samples { timings: Vec::with_capacity(count), ..Samples::default() };
     let mut ticks = tokio::time::interval(period);
     // After a stall, carry on at the set rate rather than firing a burst to catch up.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     for _ in 0..count {
         ticks.tick().await;
-        match conn.send(kind, false).await {
+        match conn.send_outgoing(next(), false).await {
             Ok(reply) if reply.status == StatusCode::OK && reply.len == expect_len => {
                 samples.timings.push(reply.timing)
             }

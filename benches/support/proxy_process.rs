@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,7 +51,15 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// Starts `binary` against the upstream at `upstream` and waits for its listening address.
     pub fn start(binary: &str, upstream: SocketAddr) -> Result<Self, String> {
-        let home = std::env::temp_dir().join(format!("lunaroute-bench-{}", std::process::id()));
+        Self::start_with(binary, upstream, &[])
+    }
+
+    /// `start`, with `env` set on top (after the caller's `LUNAROUTE_*` variables are removed).
+    /// Each proxy gets its own throw-away `HOME`, so several can run side by side.
+    pub fn start_with(binary: &str, upstream: SocketAddr, env: &[(&str, String)]) -> Result<Self, String> {
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let nth = STARTED.fetch_add(1, Ordering::Relaxed);
+        let home = std::env::temp_dir().join(format!("lunaroute-bench-{}-{nth}", std::process::id()));
         std::fs::create_dir_all(&home).map_err(|e| format!("creating {}: {e}", home.display()))?;
 
         let mut cmd = Command::new(binary);
@@ -68,6 +77,9 @@ impl ProxyProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
         let mut child = cmd.spawn().map_err(|e| format!("starting {binary}: {e}"))?;
         let stderr = child.stderr.take().expect("stderr was piped");
 
@@ -168,7 +180,13 @@ pub fn read_mem(pid: u32) -> Option<Mem> {
 /// User + system CPU time of `pid`, from `/proc/<pid>/stat` (fields 14 and 15, in clock ticks;
 /// `USER_HZ` is 100 on every mainstream Linux, so this has 10 ms resolution).
 pub fn read_cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    read_stat_cpu_time(&format!("/proc/{pid}/stat"))
+}
+
+/// User + system CPU time from a `stat` file: `/proc/<pid>/stat` for a process (all its threads),
+/// `/proc/<pid>/task/<tid>/stat` for one thread.
+pub fn read_stat_cpu_time(path: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // The command name (field 2) may hold spaces; count fields after its closing paren.
     let after_name = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
