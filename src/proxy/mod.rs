@@ -81,7 +81,7 @@ pub(crate) async fn forward(
     parts.version = http::Version::HTTP_11;
     let request = Request::from_parts(
         parts,
-        RequestBody::new(body, limit, model, sink, debug).boxed(),
+        RequestBody::new(body, limit, ctx.log_requests.then_some(model), sink, debug).boxed(),
     );
 
     // Upstream phase.

@@ -27,7 +27,8 @@ pub(crate) struct RequestBody {
     inner: Incoming,
     limit: u64,
     seen: u64,
-    sniffer: ModelSniffer,
+    /// Only when the request log wants the model (nothing else needs it on the request path).
+    sniffer: Option<ModelSniffer>,
     /// The recorder's copy of the body (reference-counted clones of each frame).
     sink: Option<RequestSink>,
     /// The debug stream view's copy, for its request line (`None` unless that view is on).
@@ -38,7 +39,7 @@ impl RequestBody {
     pub fn new(
         inner: Incoming,
         limit: u64,
-        model: Arc<OnceLock<String>>,
+        model: Option<Arc<OnceLock<String>>>,
         sink: Option<RequestSink>,
         debug: Option<DebugView>,
     ) -> Self {
@@ -46,10 +47,10 @@ impl RequestBody {
             inner,
             limit,
             seen: 0,
-            sniffer: ModelSniffer {
-                found: model,
+            sniffer: model.map(|found| ModelSniffer {
+                found,
                 carry: Vec::new(),
-            },
+            }),
             sink,
             debug,
         }
@@ -72,7 +73,9 @@ impl HttpBody for RequestBody {
                     if this.seen > this.limit {
                         return Poll::Ready(Some(Err(Box::new(BodyLimitExceeded(this.limit)))));
                     }
-                    this.sniffer.feed(data);
+                    if let Some(sniffer) = this.sniffer.as_mut() {
+                        sniffer.feed(data);
+                    }
                     if let Some(sink) = &this.sink {
                         sink.push(data);
                     }
@@ -154,8 +157,18 @@ impl ModelSniffer {
     }
 }
 
+/// Looks for the needle's first byte, then compares: far cheaper than comparing at every offset.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(i) = hay.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + i;
+        if hay.get(at + 1..at + needle.len()) == Some(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// `  :  "name"` → `name`, for short plain names only.

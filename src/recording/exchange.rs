@@ -187,15 +187,15 @@ fn assemble_stream(api: Api, capture: &Capture, encoded: bool, decoded: &[u8]) -
 impl Finished {
     pub fn into_record(self, cx: &mut Context<'_>) -> RequestRecord {
         let api = assemble::api_for(self.provider, &self.endpoint);
-        let mut request =
-            assemble::summarize_request(api, &self.request_headers, &self.request_body);
+        // Parsed once: the summary and the session id both read it.
+        let body_json: serde_json::Value =
+            serde_json::from_slice(&self.request_body).unwrap_or_default();
+        let mut request = assemble::summarize_parsed(api, &self.request_headers, &body_json);
         if self.transport == "websocket" {
             request.stream = true; // a WebSocket turn always streams its events
         }
         let started_at_ms = epoch_ms(self.started_at);
         let ended_at_ms = started_at_ms + self.total.as_millis() as i64;
-        let body_json: serde_json::Value =
-            serde_json::from_slice(&self.request_body).unwrap_or_default();
         let session_id = session::session_id(&self.request_headers, &body_json, cx.session_header)
             .unwrap_or_else(|| format!("req-{}", self.request_id));
         let tool_executions = cx.tools.results(&session_id, &request, started_at_ms);

@@ -1,5 +1,5 @@
 //! The writer thread: turns queued exchanges into `RequestRecord`s and writes them in batches
-//! (at least every 100 ms) to the JSONL and SQLite stores, runs retention, and on shutdown drains
+//! (within 100 ms of their arrival) to the JSONL and SQLite stores, runs retention, and on shutdown drains
 //! the queue and prints the session summary. Store failures are logged once, counted, and retried:
 //! the proxy keeps serving and recording resumes when the disk is writable again.
 
@@ -204,53 +204,63 @@ pub(crate) fn spawn(
 }
 
 fn run(rx: Receiver<Msg>, mut w: Writer) {
-    let mut last_flush = Instant::now();
     let cleanup_every = w
         .retention
         .as_ref()
         .map(|(_, r)| Duration::from_secs(r.cleanup_interval_minutes.max(1) * 60));
     let mut next_cleanup = Instant::now();
     loop {
-        if let (Some(every), true) = (cleanup_every, Instant::now() >= next_cleanup) {
+        if let Some(every) = cleanup_every.filter(|_| Instant::now() >= next_cleanup) {
             w.cleanup();
             next_cleanup = Instant::now() + every;
         }
-        let wait = FLUSH_EVERY.saturating_sub(last_flush.elapsed());
-        match rx.recv_timeout(wait) {
-            Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
-                // Everything sent before Shutdown is already in the channel: drain it, then stop.
-                while let Ok(msg) = rx.try_recv() {
-                    w.handle(msg);
-                }
-                let open: Vec<u64> = w.websockets.keys().copied().collect();
-                for id in open {
-                    w.handle(Msg::WsClose {
-                        id,
-                        at: Instant::now(),
-                        end: End::Cancelled,
-                    });
-                }
-                w.flush();
-                w.summary.print();
-                if let Some(jsonl) = &w.jsonl {
-                    jsonl.report_losses();
-                }
-                if let Some(sqlite) = &w.sqlite {
-                    sqlite.report_losses();
-                }
-                return;
+        // Idle: sleep until something arrives (or cleanup is due); no periodic wake-ups.
+        let until_cleanup = next_cleanup.saturating_duration_since(Instant::now());
+        let first = match rx.recv_timeout(until_cleanup.max(Duration::from_millis(1))) {
+            Ok(msg) => msg,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => Msg::Shutdown,
+        };
+        // Work arrived. Wait half a flush interval before doing any of it: the responses that are
+        // finishing right now get the CPU first (the end phase queues a request just before its
+        // last bytes are written), everything arriving meanwhile shares one batch, and the batch
+        // is still on disk well within FLUSH_EVERY of its first request.
+        if !matches!(first, Msg::Shutdown) {
+            std::thread::sleep(FLUSH_EVERY / 2);
+        }
+        let mut stopping = false;
+        for msg in std::iter::once(first).chain(rx.try_iter()) {
+            match msg {
+                Msg::Shutdown => stopping = true,
+                msg => w.handle(msg),
             }
-            Ok(msg) => w.handle(msg),
-            Err(RecvTimeoutError::Timeout) => {}
         }
-        if last_flush.elapsed() >= FLUSH_EVERY {
-            w.flush();
-            last_flush = Instant::now();
+        if stopping {
+            w.stop();
+            return;
         }
+        w.flush();
     }
 }
 
 impl Writer {
+    /// Everything queued before Shutdown has been handled: close open WebSocket turns, write the
+    /// last batch, print the summary and the losses.
+    fn stop(&mut self) {
+        let open: Vec<u64> = self.websockets.keys().copied().collect();
+        for id in open {
+            self.handle(Msg::WsClose { id, at: Instant::now(), end: End::Cancelled });
+        }
+        self.flush();
+        self.summary.print();
+        if let Some(jsonl) = &self.jsonl {
+            jsonl.report_losses();
+        }
+        if let Some(sqlite) = &self.sqlite {
+            sqlite.report_losses();
+        }
+    }
+
     fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Exchange(exchange) => {

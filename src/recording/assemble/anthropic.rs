@@ -46,9 +46,15 @@ pub(super) fn assemble(message: &Value, out: &mut Assembled) {
 }
 
 /// Tool results the client sends back: `tool_result` blocks in the messages' content.
+/// The results this request brings back: those after the last assistant message (older ones are
+/// history the client resends every turn; listing them would grow with the conversation).
 pub(super) fn tool_results(body: &Value, into: &mut Vec<ToolResultRef>) {
-    let messages = array_at(body, "messages");
-    let blocks = messages.flat_map(|m| array_at(m, "content"));
+    let messages: Vec<&Value> = array_at(body, "messages").collect();
+    let new_from = messages
+        .iter()
+        .rposition(|m| str_at(m, "role") == Some("assistant"))
+        .map_or(0, |i| i + 1);
+    let blocks = messages[new_from..].iter().flat_map(|m| array_at(m, "content"));
     for block in blocks.filter(|b| str_at(b, "type") == Some("tool_result")) {
         into.push(ToolResultRef {
             tool_use_id: str_at(block, "tool_use_id").unwrap_or_default().to_string(),

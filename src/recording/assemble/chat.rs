@@ -51,9 +51,14 @@ pub(super) fn assemble(completion: &Value, out: &mut Assembled) {
 }
 
 /// Tool results the client sends back: `role: "tool"` messages.
+/// The results this request brings back: `tool` messages after the last assistant message.
 pub(super) fn tool_results(body: &Value, into: &mut Vec<ToolResultRef>) {
-    let messages = array_at(body, "messages");
-    for message in messages.filter(|m| str_at(m, "role") == Some("tool")) {
+    let messages: Vec<&Value> = array_at(body, "messages").collect();
+    let new_from = messages
+        .iter()
+        .rposition(|m| str_at(m, "role") == Some("assistant"))
+        .map_or(0, |i| i + 1);
+    for message in messages[new_from..].iter().filter(|m| str_at(m, "role") == Some("tool")) {
         let tool_use_id = str_at(message, "tool_call_id")
             .unwrap_or_default()
             .to_string();

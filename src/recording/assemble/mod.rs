@@ -181,12 +181,23 @@ impl Sink<'_> {
 
 /// What a request body tells the recorder. Never fails: malformed JSON gives the defaults (plus
 /// the `anthropic-beta` list, which comes from the headers).
+#[cfg(test)]
 pub(crate) fn summarize_request(
     api: Api,
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> RequestSummary {
-    let betas = headers
+    let value = serde_json::from_slice::<Value>(body).unwrap_or_default();
+    summarize_parsed(api, headers, &value)
+}
+
+/// `summarize_request` for a body the caller already parsed (`Value::Null` when it was not JSON).
+pub(crate) fn summarize_parsed(api: Api, headers: &http::HeaderMap, value: &Value) -> RequestSummary {
+    RequestSummary { betas: betas_of(headers), ..summarize_value(api, value) }
+}
+
+fn betas_of(headers: &http::HeaderMap) -> Vec<String> {
+    headers
         .get_all("anthropic-beta")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -194,12 +205,7 @@ pub(crate) fn summarize_request(
         .map(str::trim)
         .filter(|b| !b.is_empty())
         .map(str::to_string)
-        .collect();
-    let summary = match serde_json::from_slice::<Value>(body) {
-        Ok(value) => summarize_value(api, &value),
-        Err(_) => RequestSummary::default(),
-    };
-    RequestSummary { betas, ..summary }
+        .collect()
 }
 
 /// `summarize_request` for a body already parsed (no `betas`: those come from the headers).

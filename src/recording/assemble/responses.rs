@@ -21,9 +21,21 @@ pub(super) fn assemble(response: &Value, out: &mut Assembled) {
 }
 
 /// Tool results the client sends back: `function_call_output` / `custom_tool_call_output` items.
+/// The results this request brings back: outputs after the last model-produced item (an assistant
+/// message or a tool call). With `previous_response_id` the input holds only new items anyway.
 pub(super) fn tool_results(body: &Value, into: &mut Vec<ToolResultRef>) {
-    let items = array_at(body, "input");
-    let outputs = items.filter(|i| {
+    let items: Vec<&Value> = array_at(body, "input").collect();
+    let new_from = items
+        .iter()
+        .rposition(|i| {
+            str_at(i, "role") == Some("assistant")
+                || matches!(
+                    str_at(i, "type"),
+                    Some("function_call" | "custom_tool_call" | "reasoning")
+                )
+        })
+        .map_or(0, |i| i + 1);
+    let outputs = items[new_from..].iter().filter(|i| {
         matches!(
             str_at(i, "type"),
             Some("function_call_output" | "custom_tool_call_output")
