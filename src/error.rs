@@ -25,6 +25,8 @@ pub enum ProxyError {
     BodyTooLarge { limit: u64 },
     /// The request is malformed in a way we must reject before forwarding.
     BadRequest(String),
+    /// The request comes from somewhere the proxy must not serve (a web page, a rebound host name).
+    Forbidden(String),
     /// We were asked to supply credentials and could not (e.g. the Codex auth file is missing).
     MissingCredentials(String),
     /// The provider could not be reached (DNS, refused, TLS, reset before headers).
@@ -44,6 +46,7 @@ impl ProxyError {
             | Self::DialectDisabled(_)
             | Self::BodyTooLarge { .. }
             | Self::BadRequest(_)
+            | Self::Forbidden(_)
             | Self::MissingCredentials(_) => Fault::Client,
             Self::UpstreamUnreachable(_) | Self::UpstreamTimeout { .. } => Fault::Upstream,
             Self::Internal(_) => Fault::Internal,
@@ -55,6 +58,7 @@ impl ProxyError {
             Self::NotFound { .. } | Self::DialectDisabled(_) => StatusCode::NOT_FOUND,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MissingCredentials(_) => StatusCode::UNAUTHORIZED,
             Self::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -73,6 +77,7 @@ impl ProxyError {
                 "invalid_request_error",
                 "request_too_large",
             ),
+            Self::Forbidden(_) => ("permission_error", "invalid_request_error", "forbidden"),
             Self::BadRequest(_) => (
                 "invalid_request_error",
                 "invalid_request_error",
@@ -89,10 +94,16 @@ impl ProxyError {
         }
     }
 
+    /// The error body in the format of `dialect` (what `into_response` sends; the recorder keeps
+    /// the same bytes).
+    pub fn body_json(&self, dialect: Provider) -> serde_json::Value {
+        error_body(dialect, self.kinds(), &self.to_string())
+    }
+
     /// The response the client sees, in the error format of `dialect`.
     pub fn into_response(self, dialect: Provider) -> Response<Body> {
         let status = self.status();
-        let value = error_body(dialect, self.kinds(), &self.to_string());
+        let value = self.body_json(dialect);
         let mut response = Response::new(body::json(&value));
         *response.status_mut() = status;
         let headers = response.headers_mut();
@@ -140,6 +151,7 @@ impl fmt::Display for ProxyError {
                 "request body is larger than LunaRoute's max_request_body_bytes ({limit} bytes)"
             ),
             Self::BadRequest(why) => write!(f, "bad request: {why}"),
+            Self::Forbidden(why) => write!(f, "forbidden: {why}"),
             Self::MissingCredentials(why) => write!(f, "no credentials to send upstream: {why}"),
             Self::UpstreamUnreachable(why) => write!(f, "provider unreachable: {why}"),
             Self::UpstreamTimeout { secs } => {

@@ -10,6 +10,7 @@
 //!   (limit, model sniffing), `tap` (response body: silence timeout, error events, end phase),
 //!   `websocket` (Codex's Responses WebSocket relay), `upstream` (pooled TLS clients), `ctx`.
 //! - `providers`: `Provider` (Anthropic | OpenAI), dialect detection, base-URL joins, Codex sign-in.
+//! - `access`: who may use the proxy (no web pages, no rebound host names; no `..` paths).
 //! - [`error`]: `ProxyError` rendered in the client's own error format; `StartupError`.
 //! - `body`: the one `Body` type. `features`: where Cargo features become code. [`logging`]: filters.
 //!
@@ -25,6 +26,7 @@
 //! 6. **end phase**: `RequestCtx::finish` runs exactly once: done, failed, timed out or cancelled.
 #![forbid(unsafe_code)]
 
+mod access;
 mod body;
 pub mod cli;
 pub mod config;

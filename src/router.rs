@@ -4,7 +4,8 @@
 //! connection without an answer.
 
 use crate::body::{self, Body};
-use crate::error::ProxyError;
+use crate::access;
+use crate::error::{Fault, ProxyError};
 use crate::providers::{self, Provider};
 use crate::proxy;
 use crate::state::AppState;
@@ -36,8 +37,8 @@ fn route(state: &AppState, req: &Request<Incoming>) -> Route {
     let path = req.uri().path();
     match (req.method(), path) {
         (&Method::GET | &Method::HEAD, "/") => Route::Root,
-        (&Method::GET, "/healthz") => Route::Health,
-        (&Method::GET, "/readyz") => Route::Ready,
+        (&Method::GET | &Method::HEAD, "/healthz") => Route::Health,
+        (&Method::GET | &Method::HEAD, "/readyz") => Route::Ready,
         (_, p) if p == "/v1/messages" || p.starts_with("/v1/messages/") => {
             Route::Provider(Provider::Anthropic)
         }
@@ -60,20 +61,27 @@ pub async fn handle(
     state: Arc<AppState>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let route = route(&state, &req);
+    // Before anything else: who is asking, and is the path safe to join onto a provider's base.
+    let refused = access::check(state.loopback_only(), req.uri(), req.headers()).err().or_else(|| {
+        access::has_dot_segments(req.uri().path())
+            .then(|| ProxyError::BadRequest("paths with `.` or `..` segments are refused".into()))
+    });
+    let route = if refused.is_some() { Route::NotFound } else { route(&state, &req) };
     let dialect = match &route {
         Route::Provider(p) => *p,
         _ => providers::detect(req.headers()),
     };
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let result = match route {
-        Route::Root => Ok(root(req.method() == Method::HEAD)),
-        Route::Health => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
-        Route::Ready if state.is_draining() => Ok(json_response(
+        _ if refused.is_some() => Err(refused.unwrap_or(ProxyError::Internal(String::new()))),
+        Route::Root => Ok(admin(&method, StatusCode::OK, &root_info())),
+        Route::Health => Ok(admin(&method, StatusCode::OK, &json!({"status": "ok"}))),
+        Route::Ready if state.is_draining() => Ok(admin(
+            &method,
             StatusCode::SERVICE_UNAVAILABLE,
             &json!({"status": "draining"}),
         )),
-        Route::Ready => Ok(json_response(StatusCode::OK, &json!({"status": "ready"}))),
+        Route::Ready => Ok(admin(&method, StatusCode::OK, &json!({"status": "ready"}))),
         Route::Provider(provider) => proxy::forward(&state, req, provider).await,
         Route::NotFound => Err(ProxyError::NotFound {
             method: method.to_string(),
@@ -81,32 +89,30 @@ pub async fn handle(
         }),
     };
     Ok(result.unwrap_or_else(|e| {
-        if state.config.logging.log_requests {
-            tracing::info!(target: "lunaroute::request", "{method} {path} status={} error=\"{e}\"", e.status().as_u16());
-        } else {
-            tracing::debug!("{method} {path}: {e}");
+        // Provider requests log their own line (`RequestCtx`); what the user must hear about
+        // either way is a provider that cannot be reached and our own failures.
+        match e.fault() {
+            Fault::Upstream | Fault::Internal => tracing::warn!("{method} {path}: {e}"),
+            Fault::Client => tracing::debug!("{method} {path}: {e}"),
         }
         e.into_response(dialect)
     }))
 }
 
-fn root(head_only: bool) -> Response<Body> {
-    let info =
-        json!({"service": "lunaroute", "version": env!("CARGO_PKG_VERSION"), "status": "ok"});
-    let mut response = json_response(StatusCode::OK, &info);
-    if head_only {
-        *response.body_mut() = body::empty();
-    }
-    response
+fn root_info() -> serde_json::Value {
+    json!({"service": "lunaroute", "version": env!("CARGO_PKG_VERSION"), "status": "ok"})
 }
 
-fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(body::json(value));
+/// An admin answer: JSON for GET; for HEAD the same head (content-length included), no body.
+fn admin(method: &Method, status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    let length = HeaderValue::from(bytes.len());
+    let body = if method == Method::HEAD { body::empty() } else { body::full(bytes) };
+    let mut response = Response::new(body);
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CONTENT_LENGTH, length);
     response
 }
 

@@ -15,6 +15,7 @@ pub struct AppState {
     anthropic: Option<Upstream>,
     openai: Option<Upstream>,
     draining: AtomicBool,
+    loopback_only: bool,
     next_request_id: AtomicU64,
 }
 
@@ -41,12 +42,14 @@ impl AppState {
             }
         }
         let recorder = Recorder::start(&config)?;
+        let loopback_only = crate::access::listens_on_loopback(&config.host);
         Ok(Arc::new(Self {
             recorder,
             config,
             anthropic,
             openai,
             draining: AtomicBool::new(false),
+            loopback_only,
             next_request_id: AtomicU64::new(1),
         }))
     }
@@ -70,6 +73,11 @@ impl AppState {
 
     pub(crate) fn next_request_id(&self) -> u64 {
         self.next_request_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether the server listens on loopback only, where foreign `Host` names are refused.
+    pub(crate) fn loopback_only(&self) -> bool {
+        self.loopback_only
     }
 
     /// Set on SIGINT/SIGTERM: `/readyz` answers 503 from then on.

@@ -1,6 +1,7 @@
 //! `RequestCtx`: everything one proxied request learns on its way through the phases, and the end
 //! phase that reports it (log line now; metrics and the recorder hang off the same call later).
 
+use crate::error::{Fault, ProxyError};
 use crate::features::{Capture, DebugView};
 use crate::providers::Provider;
 use crate::state::AppState;
@@ -46,6 +47,29 @@ pub(crate) struct RequestCtx {
 
 impl RequestCtx {
     /// The end phase: runs once per request, whichever way its body ended.
+    /// The request failed before the provider answered: record and log the error the client is
+    /// about to get (the router renders it from the same `ProxyError`), then hand it back.
+    pub fn fail(mut self, error: ProxyError) -> ProxyError {
+        self.status = error.status().as_u16();
+        if let Some(capture) = self.capture.as_mut() {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            capture.response_head(self.status, &headers);
+            let body = serde_json::to_vec(&error.body_json(self.provider)).unwrap_or_default();
+            capture.response_chunk(&bytes::Bytes::from(body));
+        }
+        let end = match &error {
+            ProxyError::UpstreamTimeout { .. } => End::Timeout,
+            e if e.fault() == Fault::Upstream => End::UpstreamFailed(e.to_string()),
+            _ => End::Done,
+        };
+        self.finish(end);
+        error
+    }
+
     pub fn finish(mut self, end: End) {
         if let Some(capture) = self.capture.take() {
             self.state.recorder.finish(capture, &self, &end);
@@ -58,6 +82,7 @@ impl RequestCtx {
         }
         let total = self.started.elapsed();
         let outcome = match &end {
+            End::Done if self.status >= 400 => "error_status".to_string(),
             End::Done => "ok".to_string(),
             End::UpstreamFailed(why) => format!("upstream_failed ({why})"),
             End::Timeout => "timeout".to_string(),

@@ -29,32 +29,19 @@ pub(crate) async fn forward(
     req: Request<Incoming>,
     provider: Provider,
 ) -> Result<Response<Body>, ProxyError> {
-    let started = Instant::now();
-    let upstream = state
-        .upstream(provider)
-        .ok_or(ProxyError::DialectDisabled(provider))?;
     if websocket::is_upgrade(&req) {
+        let upstream = state
+            .upstream(provider)
+            .ok_or(ProxyError::DialectDisabled(provider))?;
         return websocket::relay(state, upstream, req).await;
     }
 
-    // Request phase.
+    // Request phase. The context comes first: from here on every failure is this request's
+    // outcome, logged and recorded like an answer (`RequestCtx::fail`).
+    let started = Instant::now();
     let (mut parts, body) = req.into_parts();
-    let limit = state.config.max_request_body_bytes;
-    if content_length(&parts.headers).is_some_and(|len| len > limit) {
-        return Err(ProxyError::BodyTooLarge { limit });
-    }
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let target = upstream
-        .base
-        .join(provider, path_and_query)
-        .map_err(ProxyError::Internal)?;
-    passthrough::prepare_request_headers(upstream, &mut parts.headers, false)?;
     let model = Arc::new(OnceLock::new());
-    let mut capture = state.recorder.begin(&parts.headers, started);
+    let capture = state.recorder.begin(&parts.headers, started);
     let sink = capture.as_ref().map(|c| c.request_sink());
     let id = state.next_request_id();
     let debug = DebugView::begin(state.config.logging.log_requests, id, provider, &parts);
@@ -72,13 +59,15 @@ pub(crate) async fn forward(
         bytes_out: 0,
         chunks_out: 0,
         log_requests: state.config.logging.log_requests,
-        capture: None,
+        capture,
         debug: debug.clone(),
         state: state.clone(),
     };
-    parts.uri = target;
-    // The client's HTTP version says nothing about the provider's; ALPN picks h2 or HTTP/1.1 there.
-    parts.version = http::Version::HTTP_11;
+    let limit = state.config.max_request_body_bytes;
+    let upstream = match prepare(state, provider, &mut parts, limit) {
+        Ok(upstream) => upstream,
+        Err(error) => return Err(ctx.fail(error)),
+    };
     let request = Request::from_parts(
         parts,
         RequestBody::new(body, limit, ctx.log_requests.then_some(model), sink, debug).boxed(),
@@ -87,7 +76,10 @@ pub(crate) async fn forward(
     // Upstream phase.
     ctx.overhead = started.elapsed();
     let sent = Instant::now();
-    let response = passthrough::send(upstream, request).await?;
+    let response = match passthrough::send(upstream, request).await {
+        Ok(response) => response,
+        Err(error) => return Err(ctx.fail(error)),
+    };
     let headers_at = Instant::now();
     ctx.upstream_headers = headers_at - sent;
 
@@ -101,10 +93,9 @@ pub(crate) async fn forward(
         .get(header::CONTENT_ENCODING)
         .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
     ctx.is_stream = is_sse;
-    if let Some(capture) = capture.as_mut() {
+    if let Some(capture) = ctx.capture.as_mut() {
         capture.response_head(ctx.status, &head.headers);
     }
-    ctx.capture = capture;
     if let Some(debug) = &ctx.debug {
         debug.response_head(ctx.status, &head.headers);
     }
@@ -112,6 +103,34 @@ pub(crate) async fn forward(
     ctx.overhead += headers_at.elapsed();
     let body = ResponseBody::new(body, upstream.timeout, style, ctx).boxed();
     Ok(Response::from_parts(head, body))
+}
+
+/// The request as the provider should get it: its upstream, size limit, URI and headers.
+fn prepare<'s>(
+    state: &'s AppState,
+    provider: Provider,
+    parts: &mut http::request::Parts,
+    limit: u64,
+) -> Result<&'s upstream::Upstream, ProxyError> {
+    let upstream = state
+        .upstream(provider)
+        .ok_or(ProxyError::DialectDisabled(provider))?;
+    if content_length(&parts.headers).is_some_and(|len| len > limit) {
+        return Err(ProxyError::BodyTooLarge { limit });
+    }
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    parts.uri = upstream
+        .base
+        .join(provider, path_and_query)
+        .map_err(ProxyError::Internal)?;
+    passthrough::prepare_request_headers(upstream, &mut parts.headers, false)?;
+    // The client's HTTP version says nothing about the provider's; ALPN picks h2 or HTTP/1.1 there.
+    parts.version = http::Version::HTTP_11;
+    Ok(upstream)
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {

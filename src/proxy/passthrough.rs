@@ -2,7 +2,7 @@
 //! credential on, point the request at the provider and send it with the silence timeout.
 //! Bodies and all other headers are left exactly as the client sent them.
 
-use super::request_body::BodyLimitExceeded;
+use super::request_body::{BodyLimitExceeded, ClientBodyError};
 use super::upstream::Upstream;
 use crate::body::Body;
 use crate::error::ProxyError;
@@ -121,6 +121,9 @@ fn classify(upstream: &Upstream, e: &hyper_util::client::legacy::Error) -> Proxy
     while let Some(err) = source {
         if let Some(limit) = err.downcast_ref::<BodyLimitExceeded>() {
             return ProxyError::BodyTooLarge { limit: limit.0 };
+        }
+        if let Some(client) = err.downcast_ref::<ClientBodyError>() {
+            return ProxyError::BadRequest(client.to_string());
         }
         chain.push(err.to_string());
         source = err.source();

@@ -23,6 +23,19 @@ impl fmt::Display for BodyLimitExceeded {
 
 impl std::error::Error for BodyLimitExceeded {}
 
+/// Reading the client's body failed (it hung up mid-upload, or sent broken chunking): the client's
+/// fault, not the provider's, which `passthrough` reports as such.
+#[derive(Debug)]
+pub(crate) struct ClientBodyError(pub hyper::Error);
+
+impl fmt::Display for ClientBodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "reading the request body from the client failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for ClientBodyError {}
+
 pub(crate) struct RequestBody {
     inner: Incoming,
     limit: u64,
@@ -89,7 +102,7 @@ impl HttpBody for RequestBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(ClientBodyError(e))))),
             Poll::Ready(None) => {
                 if let Some(debug) = &this.debug {
                     debug.request_end();

@@ -378,3 +378,26 @@ async fn client_disconnect_closes_the_provider_connection() {
         "provider connection still open 1 s after the client left before headers"
     );
 }
+
+/// A body the client breaks (bad chunking) is the client's fault: 400, never "provider unreachable".
+#[tokio::test]
+async fn a_broken_client_body_is_a_400_not_a_502() {
+    let mock = MockUpstream::new()
+        .route("/v1/messages", Reply::json("{}"))
+        .start()
+        .await;
+    let proxy = spawn_proxy(config_for(&mock, &mock)).await;
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"POST /v1/messages HTTP/1.1\r\nhost: localhost\r\nx-api-key: k\r\nanthropic-version: 2023-06-01\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"a\":\r\nzz-not-hex\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("invalid_request_error"), "{answer}");
+}

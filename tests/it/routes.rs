@@ -243,9 +243,8 @@ async fn configured_keys_replace_client_credentials() {
 #[tokio::test]
 async fn codex_sign_in_supplies_the_bearer_when_the_client_has_none() {
     let (a, o) = two_mocks().await;
-    let dir = std::env::temp_dir().join(format!("lunaroute-codex-it-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let auth = dir.join("auth.json");
+    let dir = crate::support::process::TempHome::new(); // removed on drop, also on a failure
+    let auth = dir.path().join("auth.json");
     std::fs::write(&auth, r#"{"auth_mode":"chatgpt","tokens":{"access_token":"eyJ.access.one","refresh_token":"r","id_token":"i","account_id":"acct-42"}}"#).unwrap();
     let mut config = config_for(&a, &o);
     config.providers.openai.codex_auth.enabled = true;
@@ -282,5 +281,75 @@ async fn codex_sign_in_supplies_the_bearer_when_the_client_has_none() {
         .unwrap()
         .to_string();
     assert!(message.contains(&auth.display().to_string()), "{message}");
-    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Web pages must not be able to drive the proxy (it forwards the user's credentials): a foreign
+/// `Origin`, a rebound `Host` and `..` paths are refused before anything reaches the provider.
+#[tokio::test]
+async fn web_pages_rebound_hosts_and_dot_paths_are_refused() {
+    let (a, o) = two_mocks().await;
+    let mut config = config_for(&a, &o);
+    config.providers.openai.api_key = Some(lunaroute::config::Secret::new("sk-proj-configured"));
+    let proxy = spawn_proxy(config).await;
+    let evil_origin = [
+        ("authorization", "Bearer x"),
+        ("origin", "https://evil.example"),
+    ];
+    let (head, body) = fetch(
+        proxy.addr,
+        post_json("/v1/chat/completions", "{}", &evil_origin),
+    )
+    .await;
+    assert_eq!(head.status(), 403);
+    assert_eq!(json(&body)["error"]["code"], "forbidden");
+    // A CORS preflight from the same page.
+    let preflight = http::Request::options("/v1/messages")
+        .header("host", "localhost:8081")
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .header("anthropic-version", "2023-06-01")
+        .body(Default::default())
+        .unwrap();
+    let (head, body) = fetch(proxy.addr, preflight).await;
+    assert_eq!(head.status(), 403);
+    assert_eq!(json(&body)["error"]["type"], "permission_error");
+    // DNS rebinding: the page's own name resolves to 127.0.0.1, so its Host is foreign.
+    let rebound = http::Request::post("/v1/messages")
+        .header("host", "attacker.example:8081")
+        .header("x-api-key", "k")
+        .header("anthropic-version", "2023-06-01")
+        .body(Default::default())
+        .unwrap();
+    let (head, _) = fetch(proxy.addr, rebound).await;
+    assert_eq!(head.status(), 403);
+    let (head, _) = fetch(proxy.addr, post_json("/v1/../../admin", "{}", OPENAI)).await;
+    assert_eq!(head.status(), 400);
+    let (head, _) = fetch(proxy.addr, post_json("/v1/%2e%2e/admin", "{}", OPENAI)).await;
+    assert_eq!(head.status(), 400);
+    assert!(
+        a.requests().is_empty() && o.requests().is_empty(),
+        "a refused request reached a provider"
+    );
+
+    // Local pages and plain clients are served.
+    let local = [
+        ("authorization", "Bearer x"),
+        ("origin", "http://localhost:3000"),
+    ];
+    let (head, _) = fetch(proxy.addr, post_json("/v1/chat/completions", "{}", &local)).await;
+    assert_eq!(head.status(), 200);
+    let (head, body) = fetch(
+        proxy.addr,
+        http::Request::head("/healthz")
+            .header("host", "127.0.0.1")
+            .body(Default::default())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(head.status(), 200);
+    assert!(body.is_empty());
+    assert_eq!(
+        head.headers()["content-length"],
+        r#"{"status":"ok"}"#.len().to_string().as_str()
+    );
 }
