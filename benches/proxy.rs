@@ -83,9 +83,16 @@ const SMOKE: Plan = Plan {
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not.
-    let plan = if std::env::args().any(|a| a == "--bench") { &FULL } else { &SMOKE };
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
+    let plan = if std::env::args().any(|a| a == "--bench") {
+        &FULL
+    } else {
+        &SMOKE
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     match runtime.block_on(run(plan)) {
         Ok(report) => {
             report.print();
@@ -114,22 +121,41 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
     let payloads = Arc::new(Payloads::build());
     let (json_len, sse_len) = (payloads.json.len(), payloads.sse_len());
     let upstream = Upstream::start(payloads.clone()).await?;
-    let proxy = ProxyProcess::start(env!("CARGO_BIN_EXE_lunaroute-server"), upstream.addr)?;
-    eprintln!("bench: upstream on {}, proxy (pid {}) on {}", upstream.addr, proxy.pid(), proxy.addr);
+    // Pure passthrough: recording (on by default) is measured by benches/recording.
+    let proxy = ProxyProcess::start_with(
+        env!("CARGO_BIN_EXE_lunaroute-server"),
+        upstream.addr,
+        &[("LUNAROUTE_ENABLE_SESSION_RECORDING", "false".into())],
+    )?;
+    eprintln!(
+        "bench: upstream on {}, proxy (pid {}) on {}",
+        upstream.addr,
+        proxy.pid(),
+        proxy.addr
+    );
 
     tokio::time::sleep(plan.settle).await;
     let rss_idle = proxy.mem();
     let mut problems = Vec::new();
 
-    let direct_target = Target { addr: upstream.addr, via_proxy: false };
-    let proxy_target = Target { addr: proxy.addr, via_proxy: true };
+    let direct_target = Target {
+        addr: upstream.addr,
+        via_proxy: false,
+    };
+    let proxy_target = Target {
+        addr: proxy.addr,
+        via_proxy: true,
+    };
     let mut direct = Conn::open(direct_target).await?;
     let mut proxied = Conn::open(proxy_target).await?;
     for kind in [Kind::Json, Kind::Sse] {
         problems.extend(same_answer(&mut direct, &mut proxied, kind).await?);
     }
 
-    eprintln!("bench: warm-up ({} requests of each kind, each way)", plan.warmup);
+    eprintln!(
+        "bench: warm-up ({} requests of each kind, each way)",
+        plan.warmup
+    );
     for kind in [Kind::Json, Kind::Sse] {
         for _ in 0..plan.warmup {
             direct.send(kind, false).await?;
@@ -138,22 +164,54 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
     }
 
     let targets = (direct_target, proxy_target);
-    eprintln!("bench: JSON latency ({} paced requests each way)", plan.json_requests);
-    let (json_d, json_p) =
-        interleaved(plan, &mut direct, &mut proxied, targets, Kind::Json, json_len, plan.json_requests).await;
-    eprintln!("bench: SSE latency ({} paced requests each way)", plan.sse_requests);
-    let (sse_d, sse_p) =
-        interleaved(plan, &mut direct, &mut proxied, targets, Kind::Sse, sse_len, plan.sse_requests).await;
+    eprintln!(
+        "bench: JSON latency ({} paced requests each way)",
+        plan.json_requests
+    );
+    let (json_d, json_p) = interleaved(
+        plan,
+        &mut direct,
+        &mut proxied,
+        targets,
+        Kind::Json,
+        json_len,
+        plan.json_requests,
+    )
+    .await;
+    eprintln!(
+        "bench: SSE latency ({} paced requests each way)",
+        plan.sse_requests
+    );
+    let (sse_d, sse_p) = interleaved(
+        plan,
+        &mut direct,
+        &mut proxied,
+        targets,
+        Kind::Sse,
+        sse_len,
+        plan.sse_requests,
+    )
+    .await;
     drop((direct, proxied));
-    for (what, s) in
-        [("direct JSON", &json_d), ("proxied JSON", &json_p), ("direct SSE", &sse_d), ("proxied SSE", &sse_p)]
-    {
+    for (what, s) in [
+        ("direct JSON", &json_d),
+        ("proxied JSON", &json_p),
+        ("direct SSE", &sse_d),
+        ("proxied SSE", &sse_p),
+    ] {
         if s.failed > 0 {
-            problems.push(format!("{what}: {} failed, first: {}", s.failed, s.first_failure.as_deref().unwrap_or("?")));
+            problems.push(format!(
+                "{what}: {} failed, first: {}",
+                s.failed,
+                s.first_failure.as_deref().unwrap_or("?")
+            ));
         }
     }
 
-    eprintln!("bench: throughput ({} connections, {} × {:?} each way)", plan.conns, plan.rounds, plan.round);
+    eprintln!(
+        "bench: throughput ({} connections, {} × {:?} each way)",
+        plan.conns, plan.rounds, plan.round
+    );
     let peak = Arc::new(AtomicU64::new(rss_idle.map(|m| m.rss_kib).unwrap_or(0)));
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = tokio::spawn(sample_rss(proxy.pid(), peak.clone(), sampling.clone()));
@@ -164,12 +222,18 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
         for proxied_turn in [round % 2 == 1, round % 2 == 0] {
             if proxied_turn {
                 let before = proxy.cpu_time();
-                proxied_tput.add(client::saturate(proxy_target, plan.conns, plan.round, Kind::Json, json_len).await);
+                proxied_tput.add(
+                    client::saturate(proxy_target, plan.conns, plan.round, Kind::Json, json_len)
+                        .await,
+                );
                 if let (Some(b), Some(a)) = (before, proxy.cpu_time()) {
                     proxy_cpu += a.saturating_sub(b);
                 }
             } else {
-                direct_tput.add(client::saturate(direct_target, plan.conns, plan.round, Kind::Json, json_len).await);
+                direct_tput.add(
+                    client::saturate(direct_target, plan.conns, plan.round, Kind::Json, json_len)
+                        .await,
+                );
             }
         }
     }
@@ -177,7 +241,11 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
     let _ = sampler.await;
     for (what, t) in [("direct", direct_tput), ("proxied", proxied_tput)] {
         if t.failed > 0 {
-            problems.push(format!("throughput, {what}: {} of {} requests failed", t.failed, t.failed + t.ok));
+            problems.push(format!(
+                "throughput, {what}: {} of {} requests failed",
+                t.failed,
+                t.failed + t.ok
+            ));
         }
     }
 
@@ -193,7 +261,9 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
         + proxied_tput.ok
         + proxied_tput.failed;
     if problems.is_empty() && upstream_requests != sent {
-        problems.push(format!("sent {sent} requests through the proxy, the upstream got {upstream_requests}"));
+        problems.push(format!(
+            "sent {sent} requests through the proxy, the upstream got {upstream_requests}"
+        ));
     }
     if upstream_conns > 2 * plan.conns as u64 + 2 {
         problems.push(format!(
@@ -213,13 +283,18 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
             stopped.took
         )),
     }
-    for line in log.iter().filter(|l| l.contains("WARN") || l.contains("ERROR")) {
+    for line in log
+        .iter()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+    {
         problems.push(format!("proxy logged: {line}"));
     }
 
     Ok(Report {
         mode: plan.mode,
-        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         json_bytes: json_len,
         sse_bytes: sse_len,
         sse_events: payloads.sse.len(),
@@ -235,28 +310,46 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
         rss_after,
         upstream_conns_via_proxy: upstream_conns,
         upstream_requests_via_proxy: upstream_requests,
-        cpu_per_request_us: (proxied_tput.ok > 0).then(|| proxy_cpu.as_secs_f64() * 1e6 / proxied_tput.ok as f64),
+        cpu_per_request_us: (proxied_tput.ok > 0)
+            .then(|| proxy_cpu.as_secs_f64() * 1e6 / proxied_tput.ok as f64),
         problems,
     })
 }
 
 /// One request each way; any difference in status or body bytes is a proxy problem.
-async fn same_answer(direct: &mut Conn, proxied: &mut Conn, kind: Kind) -> Result<Vec<String>, BoxError> {
+async fn same_answer(
+    direct: &mut Conn,
+    proxied: &mut Conn,
+    kind: Kind,
+) -> Result<Vec<String>, BoxError> {
     let d = direct.send(kind, true).await?;
     let p = proxied.send(kind, true).await?;
     let mut problems = Vec::new();
     if d.status != p.status {
-        problems.push(format!("{kind:?}: status {} direct but {} proxied", d.status, p.status));
+        problems.push(format!(
+            "{kind:?}: status {} direct but {} proxied",
+            d.status, p.status
+        ));
     }
     if d.body != p.body {
-        problems.push(format!("{kind:?}: body differs ({} bytes direct, {} proxied)", d.len, p.len));
+        problems.push(format!(
+            "{kind:?}: body differs ({} bytes direct, {} proxied)",
+            d.len, p.len
+        ));
     }
     // Headers too, except those that belong to the hop (each server sets its own `date`).
-    let hop =
-        |name: &http::HeaderName| matches!(name.as_str(), "date" | "connection" | "keep-alive" | "transfer-encoding");
+    let hop = |name: &http::HeaderName| {
+        matches!(
+            name.as_str(),
+            "date" | "connection" | "keep-alive" | "transfer-encoding"
+        )
+    };
     let (dh, ph) = (d.headers.unwrap_or_default(), p.headers.unwrap_or_default());
     for name in dh.keys().chain(ph.keys()).filter(|n| !hop(n)) {
-        let (dv, pv) = (dh.get_all(name).iter().collect::<Vec<_>>(), ph.get_all(name).iter().collect::<Vec<_>>());
+        let (dv, pv) = (
+            dh.get_all(name).iter().collect::<Vec<_>>(),
+            ph.get_all(name).iter().collect::<Vec<_>>(),
+        );
         if dv != pv {
             let problem = format!("{kind:?}: header `{name}` is {dv:?} direct but {pv:?} proxied");
             if !problems.contains(&problem) {
@@ -283,9 +376,13 @@ async fn interleaved(
         let n = plan.batch.min(count - batch * plan.batch);
         for proxied_turn in [batch % 2 == 1, batch % 2 == 0] {
             if proxied_turn {
-                p.absorb(client::paced(proxied, proxy_target, kind, expect_len, n, plan.period).await);
+                p.absorb(
+                    client::paced(proxied, proxy_target, kind, expect_len, n, plan.period).await,
+                );
             } else {
-                d.absorb(client::paced(direct, direct_target, kind, expect_len, n, plan.period).await);
+                d.absorb(
+                    client::paced(direct, direct_target, kind, expect_len, n, plan.period).await,
+                );
             }
         }
     }

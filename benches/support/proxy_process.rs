@@ -49,17 +49,18 @@ pub struct ProxyProcess {
 // === impl ProxyProcess ===
 
 impl ProxyProcess {
-    /// Starts `binary` against the upstream at `upstream` and waits for its listening address.
-    pub fn start(binary: &str, upstream: SocketAddr) -> Result<Self, String> {
-        Self::start_with(binary, upstream, &[])
-    }
-
-    /// `start`, with `env` set on top (after the caller's `LUNAROUTE_*` variables are removed).
+    /// Starts `binary` against the upstream at `upstream` and waits for its listening address,
+    /// with `env` set on top (after the caller's `LUNAROUTE_*` variables are removed).
     /// Each proxy gets its own throw-away `HOME`, so several can run side by side.
-    pub fn start_with(binary: &str, upstream: SocketAddr, env: &[(&str, String)]) -> Result<Self, String> {
+    pub fn start_with(
+        binary: &str,
+        upstream: SocketAddr,
+        env: &[(&str, String)],
+    ) -> Result<Self, String> {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let nth = STARTED.fetch_add(1, Ordering::Relaxed);
-        let home = std::env::temp_dir().join(format!("lunaroute-bench-{}-{nth}", std::process::id()));
+        let home =
+            std::env::temp_dir().join(format!("lunaroute-bench-{}-{nth}", std::process::id()));
         std::fs::create_dir_all(&home).map_err(|e| format!("creating {}: {e}", home.display()))?;
 
         let mut cmd = Command::new(binary);
@@ -101,7 +102,12 @@ impl ProxyProcess {
             }
         });
 
-        let mut proxy = Self { child: Some(child), addr: SocketAddr::from(([127, 0, 0, 1], 0)), home, log };
+        let mut proxy = Self {
+            child: Some(child),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            home,
+            log,
+        };
         match rx.recv_timeout(STARTUP_TIMEOUT) {
             Ok(addr) => {
                 proxy.addr = addr;
@@ -110,7 +116,10 @@ impl ProxyProcess {
             Err(_) => {
                 // Give the reader a moment to collect the proxy's last words before quoting them.
                 std::thread::sleep(Duration::from_millis(100));
-                Err(format!("the proxy never said where it listens; its stderr:\n{}", proxy.log().join("\n")))
+                Err(format!(
+                    "the proxy never said where it listens; its stderr:\n{}",
+                    proxy.log().join("\n")
+                ))
             }
         }
     }
@@ -138,19 +147,33 @@ impl ProxyProcess {
     pub fn stop(mut self) -> Stopped {
         let started = Instant::now();
         let Some(mut child) = self.child.take() else {
-            return Stopped { status: None, took: Duration::ZERO, killed: false };
+            return Stopped {
+                status: None,
+                took: Duration::ZERO,
+                killed: false,
+            };
         };
         // std has no SIGTERM without libc; the `kill` utility sends it to this one pid.
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
         while started.elapsed() < STOP_TIMEOUT {
             if let Ok(Some(status)) = child.try_wait() {
-                return Stopped { status: Some(status), took: started.elapsed(), killed: false };
+                return Stopped {
+                    status: Some(status),
+                    took: started.elapsed(),
+                    killed: false,
+                };
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = child.kill();
         let status = child.wait().ok();
-        Stopped { status, took: started.elapsed(), killed: true }
+        Stopped {
+            status,
+            took: started.elapsed(),
+            killed: true,
+        }
     }
 }
 
@@ -174,7 +197,10 @@ pub fn read_mem(pid: u32) -> Option<Mem> {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|n| n.parse::<u64>().ok())
     };
-    Some(Mem { rss_kib: field("VmRSS:")?, hwm_kib: field("VmHWM:")? })
+    Some(Mem {
+        rss_kib: field("VmRSS:")?,
+        hwm_kib: field("VmHWM:")?,
+    })
 }
 
 /// User + system CPU time of `pid`, from `/proc/<pid>/stat` (fields 14 and 15, in clock ticks;
@@ -198,6 +224,8 @@ pub fn read_stat_cpu_time(path: &str) -> Option<Duration> {
 /// `... LunaRoute 0.1.0 listening on http://127.0.0.1:43121` → the address.
 fn listening_addr(line: &str) -> Option<SocketAddr> {
     let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
-    let end = rest.find(|c: char| c.is_whitespace() || c == '\u{1b}').unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '\u{1b}')
+        .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
