@@ -13,6 +13,7 @@
 //! - `access`: who may use the proxy (no web pages, no rebound host names; no `..` paths).
 //! - [`error`]: `ProxyError` rendered in the client's own error format; `StartupError`.
 //! - `body`: the one `Body` type. `features`: where Cargo features become code. [`logging`]: filters.
+//! - `test_dir` (unit tests only): `TempDir`, a temporary folder removed on drop.
 //!
 //! # Request flow
 //! 1. **accept**: `server::run` serves each connection with `router::handle`; `GracefulShutdown` watches it.
@@ -40,6 +41,8 @@ mod recording;
 mod router;
 pub mod server;
 pub mod state;
+#[cfg(test)]
+mod test_dir;
 
 pub use body::{Body, BoxError};
 pub use providers::Provider;

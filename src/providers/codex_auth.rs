@@ -76,8 +76,8 @@ mod tests {
 
     #[test]
     fn reads_and_rereads_when_the_file_changes() {
-        let dir = std::env::temp_dir().join(format!("lunaroute-codex-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_dir::TempDir::new("codex");
+        std::fs::create_dir_all(&*dir).unwrap();
         let file = dir.join("auth.json");
         let auth = CodexAuth::new(file.clone());
         let err = auth.tokens().err().expect("missing file is an error");
@@ -102,6 +102,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(auth.tokens().unwrap().access_token.expose(), "tok-22");
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

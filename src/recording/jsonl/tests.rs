@@ -8,22 +8,18 @@ use crate::recording::record::{
     Assembled, ClientKind, Outcome, RequestRecord, RequestSummary, ThinkingBlock, Timings,
     ToolCall, ToolExecution, Usage,
 };
+use crate::test_dir::TempDir;
 use bytes::Bytes;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 /// 2025-03-10T00:00:00Z.
 pub(crate) const DAY0_MS: i64 = 1_741_564_800_000;
 pub(crate) const DAY_MS: i64 = 86_400_000;
 
-/// A fresh, empty folder under the system temp dir (left behind for inspection; tiny).
-pub(crate) fn temp_dir(name: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("lunaroute-{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A fresh folder under the system temp dir, not yet created, removed when the guard drops.
+pub(crate) fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(name)
 }
 
 /// A completed request with a tool call, thinking and usage; `total` tokens = 100 + `extra`.
@@ -375,7 +371,8 @@ fn credentials_never_reach_the_file() {
 #[test]
 fn folders_are_0700_and_files_0600() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = temp_dir("jsonl-modes").join("nested");
+    let root = temp_dir("jsonl-modes");
+    let dir = root.join("nested");
     let mut store = JsonlStore::open(&dir).unwrap();
     store.append(&record("s1", "r1", DAY0_MS, b"{}")).unwrap();
     store.write_gap(1, 1, DAY0_MS, "x").unwrap();
