@@ -1,13 +1,14 @@
 //! Decoded copies of compressed bodies for the recorder (WIRE.md: clients ask for `gzip, deflate,
 //! br, zstd`, providers may answer compressed, the wire keeps the encoded bytes). Handles identity,
 //! gzip/x-gzip, deflate (zlib-wrapped or raw, both exist in the wild), br, zstd and comma-separated
-//! chains, undone in reverse order (RFC 9110 §8.4). Output is capped at `MAX_DECODED` so a zip bomb
-//! costs an error, not the writer's memory.
+//! chains, undone in reverse order (RFC 9110 §8.4). Output is capped (the recorder passes
+//! `max_request_body_bytes` for requests, its queue budget for responses, never more than
+//! `MAX_DECODED`) so a zip bomb costs a truncated record, not the writer's memory.
 
 use std::borrow::Cow;
 use std::io::Read;
 
-/// Largest decoded body accepted: 256 MiB.
+/// Largest decoded body accepted, whatever the caller asks for: 256 MiB.
 pub(crate) const MAX_DECODED: usize = 256 << 20;
 
 /// The body with every `content-encoding` undone; borrowed when there is nothing to undo.
@@ -29,14 +30,28 @@ pub(crate) fn decode_lossy<'a>(
     content_encoding: Option<&str>,
     body: &'a [u8],
 ) -> (Cow<'a, [u8]>, Option<String>) {
-    decode_capped(content_encoding, body, MAX_DECODED)
+    let decoded = decode_capped(content_encoding, body, MAX_DECODED);
+    (decoded.bytes, decoded.error)
 }
 
-fn decode_capped<'a>(
+/// What `decode_capped` made of a body.
+pub(crate) struct DecodedBody<'a> {
+    /// Everything that decoded, at most `cap` bytes; borrowed when there was nothing to undo.
+    pub bytes: Cow<'a, [u8]>,
+    /// Why decoding stopped early (corrupt stream, unknown coding, the cap), if it did.
+    pub error: Option<String>,
+    /// The decoded body was longer than `cap`: `bytes` is its first `cap` bytes.
+    pub capped: bool,
+}
+
+/// `decode_lossy` with the output cut at `cap` bytes (`MAX_DECODED` at most). A body with no
+/// coding to undo is returned as it is, whatever its length.
+pub(crate) fn decode_capped<'a>(
     content_encoding: Option<&str>,
     body: &'a [u8],
     cap: usize,
-) -> (Cow<'a, [u8]>, Option<String>) {
+) -> DecodedBody<'a> {
+    let cap = cap.min(MAX_DECODED);
     let codings: Vec<String> = content_encoding
         .unwrap_or_default()
         .split(',')
@@ -44,15 +59,20 @@ fn decode_capped<'a>(
         .filter(|c| !c.is_empty() && c != "identity" && c != "none")
         .collect();
     let mut current = Cow::Borrowed(body);
-    // The last coding listed was applied last, so it comes off first.
+    let (mut error, mut capped) = (None, false);
+    // The last coding listed was applied last, so it comes off first. After a failure the next
+    // coding still gets the prefix, so a chain cut short yields readable bytes, not an inner layer.
     for coding in codings.iter().rev() {
         let decoded = decode_one(coding, &current, cap);
         current = Cow::Owned(decoded.out);
-        if decoded.error.is_some() {
-            return (current, decoded.error);
-        }
+        capped |= decoded.too_large;
+        error = error.or(decoded.error);
     }
-    (current, None)
+    DecodedBody {
+        bytes: current,
+        error,
+        capped,
+    }
 }
 
 fn decode_one(coding: &str, input: &[u8], cap: usize) -> Decoded {
@@ -106,7 +126,12 @@ fn read_capped(coding: &str, reader: &mut dyn Read, input_len: usize, cap: usize
     let result = reader.take(cap as u64 + 1).read_to_end(&mut out);
     if out.len() > cap {
         out.truncate(cap);
-        let error = Some(format!("{coding}: decoded body exceeds {} MiB", cap >> 20));
+        let limit = if cap >= 1 << 20 && cap % (1 << 20) == 0 {
+            format!("{} MiB", cap >> 20)
+        } else {
+            format!("{cap} bytes")
+        };
+        let error = Some(format!("{coding}: decoded body exceeds {limit}"));
         return Decoded {
             out,
             error,
@@ -228,12 +253,43 @@ mod tests {
             ("deflate", zlib(&zeros)),
         ] {
             assert!(bomb.len() < 64 << 10, "{coding}");
-            let (prefix, error) = decode_capped(Some(coding), &bomb, cap);
-            assert_eq!(prefix.len(), cap, "{coding}");
+            let decoded = decode_capped(Some(coding), &bomb, cap);
+            assert_eq!(decoded.bytes.len(), cap, "{coding}");
+            assert!(decoded.capped, "{coding}");
             assert!(
-                error.is_some_and(|e| e.contains("exceeds 1 MiB")),
+                decoded.error.is_some_and(|e| e.contains("exceeds 1 MiB")),
                 "{coding}"
             );
         }
+    }
+
+    #[test]
+    fn the_callers_cap_keeps_the_decoded_prefix() {
+        // The tester's case in miniature: a small gzip upload that inflates far past the cap.
+        let long: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("{{\"n\":{i}}}\n").into_bytes())
+            .collect();
+        let upload = gzip(&long);
+        let cap = 10_000;
+        let decoded = decode_capped(Some("gzip"), &upload, cap);
+        assert_eq!(&*decoded.bytes, &long[..cap]);
+        assert!(decoded.capped);
+        assert!(decoded.error.unwrap().contains("exceeds 10000 bytes"));
+
+        // Under the cap: whole, not capped. Nothing to undo: as it is, even past the cap.
+        let whole = decode_capped(Some("gzip"), &upload, long.len());
+        assert_eq!(
+            (&*whole.bytes, whole.capped, whole.error),
+            (&long[..], false, None)
+        );
+        let plain = decode_capped(None, &long, cap);
+        assert_eq!((plain.bytes.len(), plain.capped), (long.len(), false));
+
+        // A chain is capped at every step, and a corrupt stream is not "capped".
+        let chained = zstd::encode_all(&upload[..], 3).unwrap();
+        let decoded = decode_capped(Some("gzip, zstd"), &chained, cap);
+        assert!(decoded.capped && long.starts_with(&decoded.bytes));
+        let corrupt = decode_capped(Some("gzip"), &upload[..upload.len() / 2], cap * 1000);
+        assert!(!corrupt.capped && corrupt.error.is_some());
     }
 }

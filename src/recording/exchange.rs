@@ -6,7 +6,7 @@
 
 use super::assemble::{self, Api, StreamAssembler};
 use super::capture::Capture;
-use super::decode::decode_lossy;
+use super::decode::decode_capped;
 use super::pricing::Pricing;
 use super::record::{Assembled, Outcome, RequestRecord, Timings};
 use super::session::{self, ToolTracker};
@@ -35,6 +35,17 @@ pub(crate) struct Exchange {
     pub chunks: u64,
     pub end: End,
     pub ended: Instant,
+    /// Largest decoded copies kept of a compressed request / response body (a gzip upload can
+    /// inflate a thousandfold): the body is cut there and the record marked `truncated`.
+    pub decode_caps: DecodeCaps,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DecodeCaps {
+    /// `max_request_body_bytes`.
+    pub request: usize,
+    /// The recording queue budget, at most `decode::MAX_DECODED`.
+    pub response: usize,
 }
 
 /// A request and its answer, decoded and assembled, whatever the transport.
@@ -58,6 +69,9 @@ pub(crate) struct Finished {
     pub end: End,
     pub truncated: bool,
 }
+
+/// `error_message` of a `timeout` row (`End::Timeout` carries no text of its own).
+const TIMEOUT_MESSAGE: &str = "no data from the provider for longer than timeout_secs";
 
 /// Headers that carry credentials or personal cookies: never written anywhere.
 const SECRET_HEADERS: &[&str] = &[
@@ -100,13 +114,16 @@ impl Exchange {
             Ok(chunks) => (chunks.concat(), chunks.truncated),
             Err(_) => (Bytes::new(), true),
         };
-        let request_body = decoded(
+        let caps = self.decode_caps;
+        let (request_body, request_capped) = decoded(
             header(&capture.request_headers, "content-encoding"),
             request_raw,
+            caps.request,
         );
         let encoding = header(&capture.response_headers, "content-encoding")
             .filter(|e| !e.trim().eq_ignore_ascii_case("identity"));
-        let response_body = decoded(encoding, capture.response.concat());
+        let (response_body, response_capped) =
+            decoded(encoding, capture.response.concat(), caps.response);
         let api = assemble::api_for(self.provider, &self.endpoint);
         let is_sse = header(&capture.response_headers, "content-type").is_some_and(|ct| {
             ct.trim_start()
@@ -134,19 +151,25 @@ impl Exchange {
             overhead_us: self.overhead_us,
             chunks: self.chunks,
             end: self.end,
-            truncated: request_truncated || capture.response.truncated,
+            truncated: request_truncated
+                || request_capped
+                || capture.response.truncated
+                || response_capped,
             request_headers: capture.request_headers,
             response_headers: capture.response_headers,
         }
     }
 }
 
-/// The decoded copy of a body (as much as decodes, e.g. of a gzip stream cut short).
-fn decoded(encoding: Option<&str>, raw: Bytes) -> Bytes {
-    match decode_lossy(encoding, &raw) {
-        (std::borrow::Cow::Borrowed(_), _) => raw,
-        (std::borrow::Cow::Owned(bytes), _) => Bytes::from(bytes),
-    }
+/// The decoded copy of a body (as much as decodes, e.g. of a gzip stream cut short), at most `cap`
+/// bytes of it, and whether it was cut at `cap`.
+fn decoded(encoding: Option<&str>, raw: Bytes, cap: usize) -> (Bytes, bool) {
+    let decoded = decode_capped(encoding, &raw, cap);
+    let bytes = match decoded.bytes {
+        std::borrow::Cow::Borrowed(_) => raw.clone(),
+        std::borrow::Cow::Owned(bytes) => Bytes::from(bytes),
+    };
+    (bytes, decoded.capped)
 }
 
 /// Parses the event stream chunk by chunk so each event keeps its arrival time. A compressed stream
@@ -202,7 +225,7 @@ impl Finished {
         cx.tools
             .requested(&session_id, &self.response.tool_calls, ended_at_ms);
 
-        let response = self.response;
+        let mut response = self.response;
         let outcome = match &self.end {
             _ if self.status >= 400 || response.error_type.is_some() => Outcome::ProviderError,
             End::Done => Outcome::Ok,
@@ -212,6 +235,15 @@ impl Finished {
             End::Cancelled if response.stop_reason.is_some() => Outcome::Ok,
             End::Cancelled => Outcome::ClientDisconnected,
         };
+        // The provider said nothing about a failure it did not see: the end phase's reason is the
+        // row's message.
+        if response.error_message.is_none() {
+            response.error_message = match (outcome, &self.end) {
+                (Outcome::UpstreamFailed, End::UpstreamFailed(why)) => Some(why.clone()),
+                (Outcome::Timeout, _) => Some(TIMEOUT_MESSAGE.to_string()),
+                _ => None,
+            };
+        }
         let model = response.model.clone().or_else(|| request.model.clone());
         let cost_usd = model
             .as_deref()
@@ -247,5 +279,101 @@ impl Finished {
             cost_usd,
             truncated: self.truncated,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const CAPS: DecodeCaps = DecodeCaps {
+        request: 4096,
+        response: 1 << 20,
+    };
+
+    fn exchange(
+        request_headers: &[(&'static str, &str)],
+        request_body: &[u8],
+        end: End,
+    ) -> Exchange {
+        let mut headers = HeaderMap::new();
+        for (name, value) in request_headers {
+            headers.insert(*name, value.parse().unwrap());
+        }
+        let mut capture = Capture::new(Instant::now(), headers, usize::MAX);
+        capture
+            .request_sink()
+            .push(&Bytes::copy_from_slice(request_body));
+        let mut response_headers = HeaderMap::new();
+        response_headers.insert("content-type", "application/json".parse().unwrap());
+        capture.response_head(200, &response_headers);
+        capture.response_chunk(&Bytes::from_static(b"{\"type\":\"message\"}"));
+        Exchange {
+            request_id: "r1".into(),
+            capture,
+            provider: Provider::Anthropic,
+            endpoint: "/v1/messages".into(),
+            upstream_ms: 1.0,
+            overhead_us: 10,
+            chunks: 1,
+            end,
+            ended: Instant::now(),
+            decode_caps: CAPS,
+        }
+    }
+
+    fn record(exchange: Exchange) -> RequestRecord {
+        let pricing = Pricing::builtin();
+        let mut tools = ToolTracker::default();
+        let mut cx = Context {
+            pricing: &pricing,
+            session_header: None,
+            tools: &mut tools,
+        };
+        exchange.finished().into_record(&mut cx)
+    }
+
+    #[test]
+    fn a_compressed_request_decodes_to_at_most_its_cap() {
+        let json = format!("{{\"model\":\"m\",\"pad\":\"{}\"}}", "a".repeat(100_000));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(json.as_bytes()).unwrap();
+        let upload = gz.finish().unwrap();
+        assert!(upload.len() < CAPS.request);
+
+        let r = record(exchange(
+            &[("content-encoding", "gzip")],
+            &upload,
+            End::Done,
+        ));
+        assert_eq!(&r.request_body[..], &json.as_bytes()[..CAPS.request]);
+        assert!(r.truncated);
+
+        // Under the cap: the whole decoded body, not truncated.
+        let small = br#"{"model":"m"}"#;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(small).unwrap();
+        let r = record(exchange(
+            &[("content-encoding", "gzip")],
+            &gz.finish().unwrap(),
+            End::Done,
+        ));
+        assert_eq!((&r.request_body[..], r.truncated), (&small[..], false));
+    }
+
+    #[test]
+    fn timeouts_and_upstream_failures_say_why() {
+        let r = record(exchange(&[], b"{}", End::Timeout));
+        assert_eq!(r.outcome, Outcome::Timeout);
+        assert_eq!(r.response.error_message.as_deref(), Some(TIMEOUT_MESSAGE));
+
+        let why = "error reading a body from connection";
+        let r = record(exchange(&[], b"{}", End::UpstreamFailed(why.into())));
+        assert_eq!(r.outcome, Outcome::UpstreamFailed);
+        assert_eq!(r.response.error_message.as_deref(), Some(why));
+
+        let r = record(exchange(&[], b"{}", End::Done));
+        assert_eq!((r.outcome, r.response.error_message), (Outcome::Ok, None));
     }
 }

@@ -3,7 +3,8 @@
 //! an exchange that would overflow it becomes an explicit gap marker instead (counted, never silent).
 
 use super::capture::Capture;
-use super::exchange::Exchange;
+use super::decode::MAX_DECODED;
+use super::exchange::{DecodeCaps, Exchange};
 use super::writer::{self, Msg};
 use super::ws_session::WsSession;
 use crate::config::Config;
@@ -25,6 +26,7 @@ struct Inner {
     tx: Sender<Msg>,
     queued: Arc<AtomicUsize>,
     budget: usize,
+    decode_caps: DecodeCaps,
     lost: AtomicU64,
     warned: AtomicBool,
     /// Distinguishes request ids across restarts: the start time in base 36.
@@ -59,13 +61,19 @@ impl Recorder {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0);
+        let budget = (rec.queue_budget_mb as usize)
+            .saturating_mul(1024 * 1024)
+            .max(1);
+        let decode_caps = DecodeCaps {
+            request: usize::try_from(config.max_request_body_bytes).unwrap_or(usize::MAX),
+            response: budget.min(MAX_DECODED),
+        };
         Ok(Self {
             inner: Some(Inner {
                 tx,
                 queued,
-                budget: (rec.queue_budget_mb as usize)
-                    .saturating_mul(1024 * 1024)
-                    .max(1),
+                budget,
+                decode_caps,
                 lost: AtomicU64::new(0),
                 warned: AtomicBool::new(false),
                 run: base36(now),
@@ -114,6 +122,7 @@ impl Recorder {
             chunks: ctx.chunks_out,
             end: end.clone(),
             ended: Instant::now(),
+            decode_caps: inner.decode_caps,
         };
         if inner.tx.send(Msg::Exchange(Box::new(exchange))).is_err() {
             inner.queued.fetch_sub(size, Ordering::Relaxed);
