@@ -227,10 +227,12 @@ impl Finished {
 
         let mut response = self.response;
         let outcome = match &self.end {
-            _ if self.status >= 400 || response.error_type.is_some() => Outcome::ProviderError,
-            End::Done => Outcome::Ok,
+            // The connection failing or going silent says more than the status it left behind
+            // (a 502/504 from the proxy, or a 200 cut short).
             End::UpstreamFailed(_) => Outcome::UpstreamFailed,
             End::Timeout => Outcome::Timeout,
+            _ if self.status >= 400 || response.error_type.is_some() => Outcome::ProviderError,
+            End::Done => Outcome::Ok,
             // A client that leaves after the terminal event got everything (Codex does this).
             End::Cancelled if response.stop_reason.is_some() => Outcome::Ok,
             End::Cancelled => Outcome::ClientDisconnected,

@@ -461,3 +461,46 @@ async fn responses_conversation_over_websocket() {
         tool_gap,
     );
 }
+
+/// Requests that fail before the provider answers are recorded too, with the error the client got.
+#[tokio::test]
+async fn failures_before_an_answer_are_recorded() {
+    let dir = TempDir::new("failures");
+    let hang = MockUpstream::new()
+        .route("*", Reply::json("").body(Body::Hang))
+        .start()
+        .await;
+    let mut config = recording_config(&hang, &hang, &dir.0);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    config.providers.anthropic.base_url =
+        Some(format!("http://{}", listener.local_addr().unwrap()));
+    drop(listener); // nothing listens there any more
+    config.providers.openai.http_client.timeout_secs = 1;
+    let mut proxy = spawn_proxy(config).await;
+    let anthropic = [
+        ("x-api-key", "k"),
+        ("anthropic-version", "2023-06-01"),
+        ("x-claude-code-session-id", "down-1"),
+    ];
+    let (head, _) = fetch(proxy.addr, post_json("/v1/messages", "{}", &anthropic)).await;
+    assert_eq!(head.status(), 502);
+    let openai = [("authorization", "Bearer k"), ("session-id", "slow-1")];
+    let (head, _) = fetch(proxy.addr, post_json("/v1/responses", "{}", &openai)).await;
+    assert_eq!(head.status(), 504);
+    proxy.shutdown().await.unwrap();
+
+    let db = rusqlite::Connection::open(dir.0.join("sessions.db")).unwrap();
+    let row = |session: &str| -> (i64, String, String) {
+        db.query_row(
+            "SELECT status, outcome, error_message FROM requests WHERE session_id = ?1",
+            [session],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    let (status, outcome, message) = row("down-1");
+    assert_eq!((status, outcome.as_str()), (502, "upstream_failed"));
+    assert!(message.contains("provider unreachable"), "{message}");
+    let (status, outcome, _) = row("slow-1");
+    assert_eq!((status, outcome.as_str()), (504, "timeout"));
+}
