@@ -3,7 +3,8 @@
 //! # Layout
 //! - `main.rs`: flags ([`cli`]) → `config::load` → logging → `server::bind` → `server::run`.
 //! - [`config`]: the config tree, its layers (defaults < TOML < `LUNAROUTE_*` env < flags), `Secret`.
-//! - [`server`]: listeners, the accept loop, graceful shutdown.
+//! - [`server`]: listeners, the accept loop, graceful shutdown; `tasks` counts what shutdown waits for
+//!   (connections, WebSocket relays) and cuts what is left when the grace period is over.
 //! - `router`: the one `match` every request goes through; the only place errors become responses.
 //! - [`state`]: `AppState`, shared by every request.
 //! - `proxy`: `forward` and its phases: `passthrough` (headers, credentials, send), `request_body`
@@ -41,6 +42,7 @@ mod recording;
 mod router;
 pub mod server;
 pub mod state;
+mod tasks;
 #[cfg(test)]
 mod test_dir;
 

@@ -1,12 +1,14 @@
 //! Accepting connections: `bind` opens the listeners (both loopback addresses when the host is
 //! local, since `localhost` may resolve to `::1` first), `run` serves them until `shutdown` resolves,
-//! then stops accepting, lets in-flight requests finish within the grace period and returns.
+//! then stops accepting, lets in-flight requests and WebSocket relays finish within the grace period,
+//! cuts whatever is left (so its requests are still recorded) and shuts the recorder down.
 
 use crate::error::StartupError;
 use crate::router;
 use crate::state::AppState;
+use crate::tasks::TrackedExecutor;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
@@ -43,29 +45,68 @@ pub async fn bind(host: &str, port: u16) -> Result<Vec<TcpListener>, StartupErro
     Ok(listeners)
 }
 
-/// Resolves on SIGINT or SIGTERM.
+/// Resolves on the first SIGINT or SIGTERM. A second one, while the server drains, exits the
+/// process at once (130 after Ctrl-C, 143 after SIGTERM): whoever presses Ctrl-C twice does not
+/// want to wait out the grace period.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let mut signals = Signals::new();
+    signals.next().await;
+    tokio::spawn(async move {
+        let code = signals.next().await;
+        tracing::warn!("second signal: exiting now, without waiting for open connections");
+        std::process::exit(code);
+    });
+}
+
+/// SIGINT and SIGTERM, each registered once, so a signal that comes right after the first is not
+/// missed between two registrations.
+struct Signals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Waits for the next signal; returns the exit code it calls for (128 + its number).
+    async fn next(&mut self) -> i32 {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = recv(&mut self.int) => 130,
+                () = recv(&mut self.term) => 143,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            130
+        }
     }
 }
 
-/// Serves every listener until `shutdown` resolves, then drains for `shutdown_grace_secs`.
+/// Serves every listener until `shutdown` resolves, then drains (`drain`) and stops the recorder.
 pub async fn run(
     listeners: Vec<TcpListener>,
     state: Arc<AppState>,
@@ -102,7 +143,8 @@ pub async fn run(
         .collect();
     drop(tx);
 
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let connections = &state.connections;
+    let builder = auto::Builder::new(TrackedExecutor(connections.clone()));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -114,7 +156,7 @@ pub async fn run(
                 let service = service_fn(move |req| router::handle(state.clone(), req));
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
@@ -129,18 +171,56 @@ pub async fn run(
         acceptor.abort();
     }
     drop(accepted);
-    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
-    tracing::info!(
-        "shutting down: waiting up to {} s for in-flight requests",
-        grace.as_secs()
-    );
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("grace period over; closing the remaining connections");
-    }
+    drain(&state, graceful).await;
     // Joins the writer thread: off the runtime's worker threads.
     let recorder_state = state.clone();
     let _ = tokio::task::spawn_blocking(move || recorder_state.shutdown_recorder()).await;
+}
+
+/// How long cut tasks get to run their drops (a response body's end phase is quick).
+const CUT_WAIT: Duration = Duration::from_secs(5);
+
+/// Lets open connections and WebSocket relays finish within `shutdown_grace_secs`, then cuts the
+/// rest and waits until they are gone, so every request they carried reaches the recorder (as
+/// `upstream_failed`, "cut at shutdown") before it shuts down.
+async fn drain(state: &AppState, graceful: GracefulShutdown) {
+    let (connections, websockets) = (&state.connections, &state.websockets);
+    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    tracing::info!(
+        "shutting down: {} open; waiting up to {} s for them (press Ctrl-C again to quit at once)",
+        open(connections.len(), websockets.len()),
+        grace.as_secs(),
+    );
+    let all_done = async {
+        tokio::join!(graceful.shutdown(), connections.idle(), websockets.idle());
+    };
+    if tokio::time::timeout(grace, all_done).await.is_ok() {
+        return;
+    }
+    tracing::warn!(
+        "grace period over: cutting {}",
+        open(connections.len(), websockets.len())
+    );
+    connections.cut();
+    websockets.cut();
+    let all_gone = async {
+        tokio::join!(connections.idle(), websockets.idle());
+    };
+    if tokio::time::timeout(CUT_WAIT, all_gone).await.is_err() {
+        tracing::warn!(
+            "{} did not stop within {} s of the cut; their requests may be missing from the recording",
+            open(connections.len(), websockets.len()),
+            CUT_WAIT.as_secs()
+        );
+    }
+}
+
+/// "3 connections and 1 WebSocket", for the shutdown log lines.
+fn open(connections: usize, websockets: usize) -> String {
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let connections = plural(connections, "connection");
+    match websockets {
+        0 => connections,
+        n => format!("{connections} and {}", plural(n, "WebSocket")),
+    }
 }

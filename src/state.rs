@@ -6,6 +6,7 @@ use crate::error::StartupError;
 use crate::features::Recorder;
 use crate::providers::Provider;
 use crate::proxy::upstream::Upstream;
+use crate::tasks::Tasks;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -15,6 +16,9 @@ pub struct AppState {
     anthropic: Option<Upstream>,
     openai: Option<Upstream>,
     draining: AtomicBool,
+    /// Open connections (and their HTTP/2 streams), and relayed WebSockets: what shutdown waits for.
+    pub(crate) connections: Tasks,
+    pub(crate) websockets: Tasks,
     loopback_only: bool,
     next_request_id: AtomicU64,
 }
@@ -49,6 +53,8 @@ impl AppState {
             anthropic,
             openai,
             draining: AtomicBool::new(false),
+            connections: Tasks::default(),
+            websockets: Tasks::default(),
             loopback_only,
             next_request_id: AtomicU64::new(1),
         }))

@@ -3,8 +3,9 @@
 //! - enforces the *silence* timeout (reset by every frame; never a cap on a long, live stream, F9);
 //! - ends a failed SSE stream with an error event in the client's dialect, never a clean-looking EOF;
 //! - runs the end phase (`RequestCtx::finish`) exactly once: on end of stream, on error, on timeout,
-//!   or from `Drop` when the client hangs up (linkerd's body-eos habit). Dropping the inner body
-//!   is what closes the upstream connection, so a vanished client stops the provider at once.
+//!   or from `Drop` when the client hangs up or shutdown cuts the stream (linkerd's body-eos
+//!   habit). Dropping the inner body is what closes the upstream connection, so a vanished client
+//!   stops the provider at once.
 
 use super::ctx::{End, RequestCtx};
 use crate::body::BoxError;
@@ -61,6 +62,10 @@ impl FailureStyle {
         Some(Bytes::from(text))
     }
 }
+
+/// Why a request still running when the grace period ran out ended (recorded as `upstream_failed`:
+/// the client did not leave, the proxy stopped serving it).
+pub(crate) const CUT_AT_SHUTDOWN: &str = "cut at shutdown";
 
 pub(crate) struct ResponseBody {
     inner: Incoming,
@@ -198,9 +203,16 @@ impl HttpBody for ResponseBody {
 impl Drop for ResponseBody {
     fn drop(&mut self) {
         // An empty body (204, HEAD) is never polled: it ended with the headers. Anything else still
-        // unfinished here means the client went away (or hyper gave up on the connection).
+        // unfinished here means the client went away (or hyper gave up on the connection), unless
+        // shutdown cut it when the grace period ran out.
+        let cut = self
+            .ctx
+            .as_ref()
+            .is_some_and(|ctx| ctx.state.connections.is_cut());
         let end = if self.inner.is_end_stream() {
             End::Done
+        } else if cut {
+            End::UpstreamFailed(CUT_AT_SHUTDOWN.into())
         } else {
             End::Cancelled
         };

@@ -6,6 +6,7 @@
 //! (status and body), so Codex falls back to HTTP instead of waiting.
 
 use super::passthrough::{prepare_request_headers, strip_hop_by_hop};
+use super::tap::CUT_AT_SHUTDOWN;
 use super::upstream::Upstream;
 use crate::body::{self, Body, BoxError};
 use crate::error::ProxyError;
@@ -108,7 +109,10 @@ pub(crate) async fn relay(
         &request_headers,
         response.headers(),
     );
-    tokio::spawn(async move {
+    // Counted, so shutdown waits for the relay within the grace period; past it the relay ends
+    // itself on the cut and closes its tap first, so the open turn is still recorded.
+    let cut = state.websockets.cut_signal();
+    state.websockets.spawn(async move {
         let (client, provider) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
             Ok(pair) => pair,
             Err(e) => {
@@ -117,9 +121,15 @@ pub(crate) async fn relay(
             }
         };
         let (mut client, mut provider) = (TokioIo::new(client), TokioIo::new(provider));
-        let result = match &tap {
-            Some(tap) => relay_observed(client, provider, tap).await,
-            None => tokio::io::copy_bidirectional(&mut client, &mut provider).await,
+        let relay = async {
+            match &tap {
+                Some(tap) => relay_observed(client, provider, tap).await,
+                None => tokio::io::copy_bidirectional(&mut client, &mut provider).await,
+            }
+        };
+        let result = tokio::select! {
+            result = relay => result,
+            () = cut => Err(std::io::Error::other(CUT_AT_SHUTDOWN)),
         };
         if let Some(tap) = &tap {
             tap.close(result.as_ref().err().map(|e| e.to_string()));

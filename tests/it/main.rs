@@ -10,6 +10,7 @@ mod passthrough;
 #[cfg(feature = "recording")]
 mod recording;
 mod routes;
+mod shutdown;
 mod streaming;
 mod websocket;
 

@@ -35,6 +35,11 @@ impl RecordingHome {
 
     /// Starts `lunaroute-server` on 127.0.0.1:0 with recording on, both providers at `mock`.
     pub fn start(&self, mock: &MockHandle) -> Running {
+        self.start_with(mock, &[])
+    }
+
+    /// `start`, with these environment variables on top.
+    pub fn start_with(&self, mock: &MockHandle, env: &[(&str, &str)]) -> Running {
         let mut cmd = server(&self.home);
         cmd.args(["--port", "0"])
             .env("LUNAROUTE_HOST", "127.0.0.1")
@@ -42,7 +47,8 @@ impl RecordingHome {
             .env("LUNAROUTE_SESSIONS_DIR", &self.sessions)
             .env("LUNAROUTE_SESSIONS_DB_PATH", &self.db)
             .env("LUNAROUTE_ANTHROPIC_BASE_URL", mock.url())
-            .env("LUNAROUTE_OPENAI_BASE_URL", format!("{}/v1", mock.url()));
+            .env("LUNAROUTE_OPENAI_BASE_URL", format!("{}/v1", mock.url()))
+            .envs(env.iter().copied());
         let (guard, addr, seen, lines) = start(&mut cmd);
         let addr = addr
             .parse()

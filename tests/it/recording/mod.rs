@@ -1,7 +1,9 @@
 //! [recording] Sessions recorded through the real proxy into real files: conversations with tool
-//! round-trips over each transport, and the recorder under shutdown, crashes and broken disks.
+//! round-trips over each transport, and the recorder under shutdown (graceful, and past the grace
+//! period), crashes and broken disks.
 
 mod conversation;
 mod harness;
+mod shutdown;
 mod stress;
 mod unwritable;

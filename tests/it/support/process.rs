@@ -167,10 +167,19 @@ pub fn start(cmd: &mut Command) -> (Guard, String, Vec<String>, mpsc::Receiver<S
 
 /// Sends SIGTERM (the graceful shutdown every service manager uses).
 pub fn sigterm(guard: &mut Guard) {
+    signal(guard, "TERM");
+}
+
+/// Sends SIGINT (Ctrl-C in a terminal).
+pub fn sigint(guard: &mut Guard) {
+    signal(guard, "INT");
+}
+
+fn signal(guard: &mut Guard, name: &str) {
     let pid = guard.child().id().to_string();
     // An explicit PATH: a config test's `figment::Jail` may have cleared this process's environment.
     let killed = Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([&format!("-{name}"), &pid])
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .status()
         .expect("run kill");
