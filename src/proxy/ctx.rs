@@ -43,10 +43,19 @@ pub(crate) struct RequestCtx {
     /// The debug stream view (`log_requests` at debug level only; `None` otherwise).
     pub debug: Option<DebugView>,
     pub state: Arc<AppState>,
+    /// Set once the end phase ran.
+    pub ended: bool,
+}
+
+/// A context dropped before its end phase ran belongs to a request abandoned while it waited for
+/// the provider's headers (the client hung up, or shutdown cut it): it is still recorded.
+impl Drop for RequestCtx {
+    fn drop(&mut self) {
+        self.end(End::Cancelled);
+    }
 }
 
 impl RequestCtx {
-    /// The end phase: runs once per request, whichever way its body ended.
     /// The request failed before the provider answered: record and log the error the client is
     /// about to get (the router renders it from the same `ProxyError`), then hand it back.
     pub fn fail(mut self, error: ProxyError) -> ProxyError {
@@ -70,7 +79,16 @@ impl RequestCtx {
         error
     }
 
+    /// The end phase: runs once per request, whichever way its body ended.
     pub fn finish(mut self, end: End) {
+        self.end(end);
+    }
+
+    /// Records and logs the request once; `ended` guards against the `Drop` doing it again.
+    fn end(&mut self, end: End) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
         if let Some(capture) = self.capture.take() {
             self.state.recorder.finish(capture, &self, &end);
         }

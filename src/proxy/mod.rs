@@ -62,6 +62,7 @@ pub(crate) async fn forward(
         capture,
         debug: debug.clone(),
         state: state.clone(),
+        ended: false,
     };
     let limit = state.config.max_request_body_bytes;
     let upstream = match prepare(state, provider, &mut parts, limit) {

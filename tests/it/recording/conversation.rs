@@ -504,3 +504,36 @@ async fn failures_before_an_answer_are_recorded() {
     let (status, outcome, _) = row("slow-1");
     assert_eq!((status, outcome.as_str()), (504, "timeout"));
 }
+
+/// A client that gives up while the provider is still thinking (no headers yet) is recorded too.
+#[tokio::test]
+async fn a_request_abandoned_before_the_answer_is_recorded() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new("abandoned");
+    let hang = MockUpstream::new()
+        .route("*", Reply::json("").body(Body::Hang))
+        .start()
+        .await;
+    let mut proxy = spawn_proxy(recording_config(&hang, &hang, &dir.0)).await;
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"POST /v1/messages HTTP/1.1\r\nhost: localhost\r\nx-api-key: k\r\nanthropic-version: 2023-06-01\r\nx-claude-code-session-id: gave-up\r\ncontent-length: 2\r\n\r\n{}")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while hang.requests().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(stream);
+    assert!(hang.wait_closed(1, Duration::from_secs(2)).await);
+    proxy.shutdown().await.unwrap();
+    let db = rusqlite::Connection::open(dir.0.join("sessions.db")).unwrap();
+    let outcome: String = db
+        .query_row(
+            "SELECT outcome FROM requests WHERE session_id = 'gave-up'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(outcome, "client_disconnected");
+}
