@@ -90,7 +90,7 @@ impl RequestCtx {
             return;
         }
         if let Some(capture) = self.capture.take() {
-            self.state.recorder.finish(capture, &self, &end);
+            self.state.recorder.finish(capture, self, &end);
         }
         if let Some(debug) = self.debug.take() {
             debug.finish(&end);
