@@ -231,7 +231,7 @@ fn export_line(exchange: Exchange) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::jsonl::codec::day_name;
+    use crate::recording::clock::day_name;
     use crate::recording::jsonl::tests::{record, temp_dir, DAY0_MS, DAY_MS};
     use crate::recording::jsonl::JsonlStore;
 

@@ -35,6 +35,7 @@ mod tests_sharing;
 
 use self::delta::Recent;
 use self::lines::Body;
+use super::clock;
 use super::record::RequestRecord;
 use std::collections::HashMap;
 use std::fs::File;
@@ -134,7 +135,7 @@ impl JsonlStore {
         at_ms: i64,
         reason: &str,
     ) -> Result<(), String> {
-        let day = codec::day_name(codec::day_of_ms(at_ms));
+        let day = clock::day_name(clock::day_of_ms(at_ms));
         let path = self
             .dir
             .join(day)
@@ -170,7 +171,7 @@ impl JsonlStore {
         let day = self
             .index
             .entry(stem.to_string())
-            .or_insert_with(|| codec::day_name(codec::day_of_ms(started_at_ms)))
+            .or_insert_with(|| clock::day_name(clock::day_of_ms(started_at_ms)))
             .clone();
         let day_dir = self.dir.join(&day);
         let path = day_dir.join(format!("{stem}{}", layout::JSONL));
@@ -235,7 +236,7 @@ fn build_index(dir: &Path) -> Result<HashMap<String, String>, String> {
             if let Some((stem, _)) = name.to_str().and_then(layout::split_name) {
                 index
                     .entry(stem.to_string())
-                    .or_insert_with(|| codec::day_name(day));
+                    .or_insert_with(|| clock::day_name(day));
             }
         }
     }

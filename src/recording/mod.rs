@@ -5,10 +5,12 @@
 //! Pieces: `record` (the assembled shape) · `sse` (incremental event-stream parser) · `decode`
 //! (content-encoding copies) · `assemble` (per-dialect response assembly, request summaries) ·
 //! `session` (session identity, client kind, tool timing) · `pricing` · `sqlite` · `jsonl` ·
-//! `retention` · `export` · `debug_view` (the `log_requests` stream view at debug level).
+//! `retention` · `export` · `debug_view` (the `log_requests` stream view at debug level) · `clock`
+//! (UTC dates and RFC 3339 timestamps for the stores).
 
 pub(crate) mod assemble;
 mod capture;
+mod clock;
 mod debug_view;
 pub(crate) mod decode;
 mod exchange;

@@ -17,7 +17,8 @@
 //! Then empty day folders before today are removed, and `.tmp` files left by a crash are swept.
 //! Failures on single files are collected in the report; the run goes on.
 
-use super::jsonl::{codec, layout};
+use super::clock;
+use super::jsonl::layout;
 use crate::config::RetentionConfig;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -88,7 +89,7 @@ pub(crate) fn run_retention(
     let now_ms = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let today = codec::day_of_ms(now_ms);
+    let today = clock::day_of_ms(now_ms);
     let days = layout::day_dirs(dir)?;
     let mut units = scan(&days, now, &mut report);
 

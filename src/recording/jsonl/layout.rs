@@ -80,7 +80,7 @@ pub(crate) fn day_dirs(dir: &Path) -> Result<Vec<(i64, PathBuf)>, String> {
     let mut days = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(day) = name.to_str().and_then(super::codec::parse_day) else {
+        let Some(day) = name.to_str().and_then(crate::recording::clock::parse_day) else {
             continue;
         };
         if entry.file_type().is_ok_and(|t| t.is_dir()) {

@@ -12,8 +12,9 @@
 //! whose conversation shares a prefix with a recent request of the session,
 //! `{"delta": {...}}` (see `delta.rs`).
 
-use super::codec::{base64_encode, rfc3339};
+use super::codec::base64_encode;
 use super::delta::Delta;
+use crate::recording::clock::rfc3339;
 use crate::recording::record::{
     Assembled, ClientKind, Outcome, RequestRecord, RequestSummary, ThinkingBlock, Timings,
     ToolCall, ToolExecution,

@@ -2,8 +2,8 @@
 //! schema and the README's jq recipes, credentials, file modes. Prefix sharing and exact
 //! reconstruction are in `tests_sharing.rs`; the helpers here serve `export` and `retention` too.
 
-use super::codec::{day_name, rfc3339};
 use super::JsonlStore;
+use crate::recording::clock::{day_name, rfc3339};
 use crate::recording::record::{
     Assembled, ClientKind, Outcome, RequestRecord, RequestSummary, ThinkingBlock, Timings,
     ToolCall, ToolExecution, Usage,

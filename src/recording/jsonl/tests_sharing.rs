@@ -2,10 +2,10 @@
 //! edits, side requests, moving cache markers, non-JSON and non-UTF-8 bodies, after compression),
 //! and a 50-turn conversation grows the file by its new content per turn, not by its history.
 
-use super::codec::day_name;
 use super::tests::{lines, record, temp_dir, DAY0_MS, DAY_MS};
 use super::JsonlStore;
 use crate::config::RetentionConfig;
+use crate::recording::clock::day_name;
 use crate::recording::export::reconstruct_requests;
 use serde_json::Value;
 use std::path::Path;

@@ -2,7 +2,7 @@
 
 use super::run_retention;
 use crate::config::RetentionConfig;
-use crate::recording::jsonl::codec::{day_name, day_of_ms};
+use crate::recording::clock::{day_name, day_of_ms};
 use crate::recording::jsonl::tests::temp_dir;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};

@@ -422,15 +422,6 @@ fn a_result_after_a_restart_completes_the_stored_call() {
     assert_eq!(call.result_request_id.as_deref(), Some("r9"));
 }
 
-#[test]
-fn timestamps_are_rfc3339_utc_with_millis() {
-    assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
-    assert_eq!(rfc3339_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-    assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
-    assert_eq!(rfc3339_ms(1_798_761_599_999), "2026-12-31T23:59:59.999Z");
-    assert_eq!(rfc3339_ms(-1), "1969-12-31T23:59:59.999Z");
-}
-
 #[cfg(unix)]
 #[test]
 fn directories_are_0700_and_files_0600() {

@@ -6,7 +6,8 @@
 //! A record whose `request_id` is already stored is skipped entirely, so writing the same batch
 //! twice (a retry after an unclear failure) counts nothing twice.
 
-use super::{rfc3339_ms, sql_error, SqliteStore};
+use super::{sql_error, SqliteStore};
+use crate::recording::clock::rfc3339;
 use crate::recording::record::{ClientKind, Outcome, RequestRecord};
 use rusqlite::{params, Transaction};
 use std::collections::HashMap;
@@ -198,9 +199,9 @@ fn insert_request(tx: &Transaction<'_>, r: &RequestRecord) -> rusqlite::Result<b
         r.request.model,
         r.response.model,
         r.response.id,
-        rfc3339_ms(r.started_at_ms),
+        rfc3339(r.started_at_ms),
         r.started_at_ms,
-        rfc3339_ms(r.ended_at_ms),
+        rfc3339(r.ended_at_ms),
         r.ended_at_ms,
         r.status,
         outcome_name(r.outcome),
@@ -401,9 +402,9 @@ fn upsert_session(tx: &Transaction<'_>, d: &SessionDelta<'_>) -> rusqlite::Resul
         d.id,
         d.client,
         d.provider,
-        rfc3339_ms(d.first_ms),
+        rfc3339(d.first_ms),
         d.first_ms,
-        rfc3339_ms(d.last_ms),
+        rfc3339(d.last_ms),
         d.last_ms,
         d.last_model,
         models,
