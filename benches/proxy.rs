@@ -26,7 +26,6 @@ use support::proxy_process::{self, ProxyProcess};
 use support::report::{Compare, Report};
 use support::upstream::{Counters, Payloads, Upstream};
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -82,39 +81,7 @@ const SMOKE: Plan = Plan {
 };
 
 fn main() -> ExitCode {
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not.
-    let plan = if std::env::args().any(|a| a == "--bench") {
-        &FULL
-    } else {
-        &SMOKE
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    match runtime.block_on(run(plan)) {
-        Ok(report) => {
-            report.print();
-            if plan.mode == "full" {
-                let path = target_dir().join("bench-proxy.json");
-                let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
-                match std::fs::write(&path, text + "\n") {
-                    Ok(()) => println!("\nwrote {}", path.display()),
-                    Err(e) => eprintln!("could not write {}: {e}", path.display()),
-                }
-            }
-            if report.problems.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(e) => {
-            eprintln!("proxy bench failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::runner::main("proxy", &FULL, &SMOKE, run)
 }
 
 async fn run(plan: &Plan) -> Result<Report, BoxError> {
@@ -274,27 +241,11 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
 
     tokio::time::sleep(plan.settle).await;
     let rss_after = proxy.mem();
-    let log = proxy.log();
-    let stopped = proxy.stop();
-    match (stopped.status, stopped.killed) {
-        (Some(status), false) if status.success() => {}
-        (status, killed) => problems.push(format!(
-            "proxy did not exit cleanly on SIGTERM (status {status:?}, killed: {killed}, after {:?})",
-            stopped.took
-        )),
-    }
-    for line in log
-        .iter()
-        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-    {
-        problems.push(format!("proxy logged: {line}"));
-    }
+    problems.extend(proxy.stop_and_check("proxy"));
 
     Ok(Report {
         mode: plan.mode,
-        cpus: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
+        cpus: support::runner::cpus(),
         json_bytes: json_len,
         sse_bytes: sse_len,
         sse_events: payloads.sse.len(),
@@ -401,11 +352,4 @@ async fn sample_rss(pid: u32, peak: Arc<AtomicU64>, running: Arc<AtomicBool>) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Where `cargo` puts build output: `$CARGO_TARGET_DIR`, else `target/` in the package.
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
 }

@@ -90,39 +90,7 @@ const ROWS_LIMIT: Duration = Duration::from_secs(60);
 const ROWS_STALL: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not.
-    let plan = if std::env::args().any(|a| a == "--bench") {
-        &FULL
-    } else {
-        &SMOKE
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    match runtime.block_on(run(plan)) {
-        Ok(report) => {
-            report.print();
-            if plan.mode == "full" {
-                let path = target_dir().join("bench-recording.json");
-                let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
-                match std::fs::write(&path, text + "\n") {
-                    Ok(()) => println!("\nwrote {}", path.display()),
-                    Err(e) => eprintln!("could not write {}: {e}", path.display()),
-                }
-            }
-            if report.problems.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(e) => {
-            eprintln!("recording bench failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::runner::main("recording", &FULL, &SMOKE, run)
 }
 
 /// One way to the upstream, with its own conversation series (same bodies as the other sides).
@@ -378,23 +346,8 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
         proxy_cpu: on_cpu,
     };
 
-    let mut logs = Vec::new();
     for (name, proxy) in [("off", off), ("on", on)] {
-        logs.extend(proxy.log().into_iter().map(|line| (name, line)));
-        let stopped = proxy.stop();
-        match (stopped.status, stopped.killed) {
-            (Some(status), false) if status.success() => {}
-            (status, killed) => problems.push(format!(
-                "recording-{name} proxy did not exit cleanly on SIGTERM (status {status:?}, killed: {killed}, after {:?})",
-                stopped.took
-            )),
-        }
-    }
-    for (name, line) in logs
-        .iter()
-        .filter(|(_, l)| l.contains("WARN") || l.contains("ERROR"))
-    {
-        problems.push(format!("recording-{name} proxy logged: {line}"));
+        problems.extend(proxy.stop_and_check(&format!("recording-{name} proxy")));
     }
     let rows_at_exit = recorder::Rows::open(&db_path)
         .and_then(|rows| rows.count())
@@ -411,9 +364,7 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
 
     Ok(Report {
         mode: plan.mode,
-        cpus: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
+        cpus: support::runner::cpus(),
         json_bytes: json_len,
         sse_bytes: sse_len,
         body_bytes: (
@@ -587,11 +538,4 @@ impl Drop for Scratch {
         }
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Where `cargo` puts build output: `$CARGO_TARGET_DIR`, else `target/` in the package.
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
 }

@@ -3,6 +3,7 @@
 
 use crate::support::client::{Throughput, Timing};
 use crate::support::report::Dist;
+use crate::support::runner::Outcome;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -82,11 +83,10 @@ impl Measure {
     }
 
     fn to_json(&self) -> Value {
-        let dist = |d: &Dist| json!({"n": d.n, "p50_us": round(d.p50), "p99_us": round(d.p99), "mean_us": round(d.mean), "max_us": round(d.max)});
         json!({
-            "direct": dist(&self.dists[0]),
-            "recording_off": dist(&self.dists[1]),
-            "recording_on": dist(&self.dists[2]),
+            "direct": self.dists[0].to_json(),
+            "recording_off": self.dists[1].to_json(),
+            "recording_on": self.dists[2].to_json(),
             "on_minus_off_p50_us": round(self.added_p50()),
             "on_minus_off_p99_us": round(self.added_p99()),
             "off_minus_direct_p50_us": round(self.dists[1].p50 - self.dists[0].p50),
@@ -146,8 +146,14 @@ impl Report {
         cpu.filter(|_| requests > 0)
             .map(|c| c.as_secs_f64() * 1e6 / requests as f64)
     }
+}
 
-    pub fn print(&self) {
+impl Outcome for Report {
+    fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    fn print(&self) {
         println!();
         println!(
             "LunaRoute recording bench ({} run, {} CPUs): recording on vs off vs direct, same run, interleaved",
@@ -255,7 +261,7 @@ impl Report {
         }
     }
 
-    pub fn to_json(&self) -> Value {
+    fn to_json(&self) -> Value {
         let r = &self.recorder;
         let ms = |d: Option<Duration>| d.map(|d| round(d.as_secs_f64() * 1e3));
         let latency: serde_json::Map<String, Value> = self

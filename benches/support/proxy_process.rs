@@ -175,6 +175,26 @@ impl ProxyProcess {
             killed: true,
         }
     }
+
+    /// [`stop`](Self::stop), then what went wrong, naming the proxy `who`: an unclean exit, and
+    /// each `WARN` or `ERROR` line it logged before it was stopped.
+    pub fn stop_and_check(self, who: &str) -> Vec<String> {
+        let log = self.log();
+        let stopped = self.stop();
+        let mut problems = Vec::new();
+        match (stopped.status, stopped.killed) {
+            (Some(status), false) if status.success() => {}
+            (status, killed) => problems.push(format!(
+                "{who} did not exit cleanly on SIGTERM (status {status:?}, killed: {killed}, after {:?})",
+                stopped.took
+            )),
+        }
+        let warnings = log
+            .iter()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"));
+        problems.extend(warnings.map(|line| format!("{who} logged: {line}")));
+        problems
+    }
 }
 
 impl Drop for ProxyProcess {

@@ -3,6 +3,7 @@
 
 use super::client::{Throughput, Timing};
 use super::proxy_process::Mem;
+use super::runner::Outcome;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -32,7 +33,8 @@ impl Dist {
         }
         us.sort_by(f64::total_cmp);
         // Nearest-rank percentile: the smallest sample with at least p% of samples at or below it.
-        let rank = |p: f64| us[((p / 100.0 * us.len() as f64).ceil() as usize).clamp(1, us.len()) - 1];
+        let rank =
+            |p: f64| us[((p / 100.0 * us.len() as f64).ceil() as usize).clamp(1, us.len()) - 1];
         Self {
             n: us.len(),
             p50: rank(50.0),
@@ -42,7 +44,7 @@ impl Dist {
         }
     }
 
-    fn to_json(self) -> Value {
+    pub fn to_json(self) -> Value {
         json!({"n": self.n, "p50_us": round(self.p50), "p99_us": round(self.p99), "mean_us": round(self.mean), "max_us": round(self.max)})
     }
 }
@@ -57,7 +59,10 @@ pub struct Compare {
 
 impl Compare {
     pub fn new(direct: &[Timing], proxied: &[Timing], pick: fn(&Timing) -> Duration) -> Self {
-        Self { direct: Dist::of(direct.iter().map(pick)), proxied: Dist::of(proxied.iter().map(pick)) }
+        Self {
+            direct: Dist::of(direct.iter().map(pick)),
+            proxied: Dist::of(proxied.iter().map(pick)),
+        }
     }
 
     pub fn added_p50(&self) -> f64 {
@@ -124,11 +129,20 @@ impl Report {
                 format!("SSE TTFB p50 within {TARGET_SSE_TTFB_US} µs of direct"),
                 Some(self.sse_ttfb.added_p50() < TARGET_SSE_TTFB_US),
             ),
-            (format!("idle RSS < {} MB", TARGET_IDLE_RSS_BYTES / 1e6), idle.map(|b| b < TARGET_IDLE_RSS_BYTES)),
+            (
+                format!("idle RSS < {} MB", TARGET_IDLE_RSS_BYTES / 1e6),
+                idle.map(|b| b < TARGET_IDLE_RSS_BYTES),
+            ),
         ]
     }
+}
 
-    pub fn print(&self) {
+impl Outcome for Report {
+    fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    fn print(&self) {
         println!();
         println!(
             "LunaRoute proxy bench ({} run, {} CPUs): proxied vs direct, same run, interleaved",
@@ -139,15 +153,27 @@ impl Report {
             self.json_bytes, self.sse_bytes, self.sse_events, self.rate_per_sec
         );
         println!();
-        println!("{:<24} {:>4} {:>12} {:>12} {:>12} {:>8}", "measure", "", "direct", "proxied", "added", "ratio");
+        println!(
+            "{:<24} {:>4} {:>12} {:>12} {:>12} {:>8}",
+            "measure", "", "direct", "proxied", "added", "ratio"
+        );
         for (name, c) in [
             ("JSON 1 KB (to last byte)", &self.json),
             ("SSE 4 KB first byte", &self.sse_ttfb),
             ("SSE 4 KB last byte", &self.sse_ttlb),
         ] {
-            for (label, d, p) in [("p50", c.direct.p50, c.proxied.p50), ("p99", c.direct.p99, c.proxied.p99)] {
+            for (label, d, p) in [
+                ("p50", c.direct.p50, c.proxied.p50),
+                ("p99", c.direct.p99, c.proxied.p99),
+            ] {
                 let shown = if label == "p50" { name } else { "" };
-                println!("{shown:<24} {label:>4} {:>9.1} µs {:>9.1} µs {:>+9.1} µs {:>7.2}×", d, p, p - d, ratio(p, d));
+                println!(
+                    "{shown:<24} {label:>4} {:>9.1} µs {:>9.1} µs {:>+9.1} µs {:>7.2}×",
+                    d,
+                    p,
+                    p - d,
+                    ratio(p, d)
+                );
             }
         }
         let (d, p) = (self.direct_tput.per_sec(), self.proxied_tput.per_sec());
@@ -162,9 +188,18 @@ impl Report {
         );
         println!();
         let mb = |kib: u64| kib_to_bytes(kib) / 1e6;
-        let idle = self.rss_idle.map(|m| format!("{:.1} MB", mb(m.rss_kib))).unwrap_or_else(|| "n/a".into());
-        let after = self.rss_after.map(|m| format!("{:.1} MB", mb(m.rss_kib))).unwrap_or_else(|| "n/a".into());
-        let hwm = self.rss_after.map(|m| format!("{:.1} MB", mb(m.hwm_kib))).unwrap_or_else(|| "n/a".into());
+        let idle = self
+            .rss_idle
+            .map(|m| format!("{:.1} MB", mb(m.rss_kib)))
+            .unwrap_or_else(|| "n/a".into());
+        let after = self
+            .rss_after
+            .map(|m| format!("{:.1} MB", mb(m.rss_kib)))
+            .unwrap_or_else(|| "n/a".into());
+        let hwm = self
+            .rss_after
+            .map(|m| format!("{:.1} MB", mb(m.hwm_kib)))
+            .unwrap_or_else(|| "n/a".into());
         println!(
             "proxy RSS: idle {idle}; peak under load {:.1} MB (sampled every 20 ms; VmHWM {hwm}); idle after load {after}",
             mb(self.rss_peak_load_kib)
@@ -199,11 +234,14 @@ impl Report {
         }
     }
 
-    pub fn to_json(&self) -> Value {
+    fn to_json(&self) -> Value {
         let mem = |m: Option<Mem>| m.map(|m| json!({"rss_kib": m.rss_kib, "hwm_kib": m.hwm_kib}));
         let tput = |t: Throughput| json!({"ok": t.ok, "failed": t.failed, "seconds": round(t.elapsed.as_secs_f64()), "req_per_sec": round(t.per_sec())});
-        let targets: Vec<Value> =
-            self.targets().into_iter().map(|(name, met)| json!({"target": name, "met": met})).collect();
+        let targets: Vec<Value> = self
+            .targets()
+            .into_iter()
+            .map(|(name, met)| json!({"target": name, "met": met}))
+            .collect();
         json!({
             "mode": self.mode,
             "cpus": self.cpus,
