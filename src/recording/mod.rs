@@ -31,3 +31,10 @@ mod ws_session;
 pub(crate) use capture::{Capture, RequestSink};
 pub(crate) use debug_view::DebugView;
 pub(crate) use recorder::{Recorder, WsTap};
+
+/// A file under `tests/fixtures` (real provider answers), for the assembly and debug-view tests.
+#[cfg(test)]
+fn fixture(path: &str) -> Vec<u8> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    std::fs::read(format!("{dir}{path}")).expect(path)
+}

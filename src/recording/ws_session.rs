@@ -73,13 +73,8 @@ impl WsSession {
 
     /// Bytes the client sent; a `response.create` starts a turn (ending an unfinished one).
     pub fn client_bytes(&mut self, at: Instant, bytes: &[u8]) -> Vec<Finished> {
-        let mut messages = Vec::new();
-        self.client.feed(bytes, &mut messages);
         let mut done = Vec::new();
-        for message in messages {
-            let Message::Text(text) = message else {
-                continue;
-            };
+        for text in text_messages(&mut self.client, bytes) {
             let is_create = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
                 .is_some_and(|v| v["type"] == "response.create");
@@ -103,13 +98,8 @@ impl WsSession {
 
     /// Bytes the server sent; a terminal event ends the turn.
     pub fn server_bytes(&mut self, at: Instant, bytes: &[u8]) -> Vec<Finished> {
-        let mut messages = Vec::new();
-        self.server.feed(bytes, &mut messages);
         let mut done = Vec::new();
-        for message in messages {
-            let Message::Text(text) = message else {
-                continue;
-            };
+        for text in text_messages(&mut self.server, bytes) {
             let Some(turn) = self.turn.as_mut() else {
                 continue;
             };
@@ -159,4 +149,17 @@ impl WsSession {
             truncated: self.client.broken().is_some() || self.server.broken().is_some(),
         })
     }
+}
+
+/// The text messages `bytes` completes in one direction; binary and close frames carry no turn.
+fn text_messages(reader: &mut FrameReader, bytes: &[u8]) -> Vec<String> {
+    let mut messages = Vec::new();
+    reader.feed(bytes, &mut messages);
+    messages
+        .into_iter()
+        .filter_map(|message| match message {
+            Message::Text(text) => Some(text),
+            Message::Binary(_) | Message::Close => None,
+        })
+        .collect()
 }

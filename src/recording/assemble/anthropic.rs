@@ -4,7 +4,9 @@
 //! exactly (F6), `redacted_thinking` as opaque data (F7), unknown block types generically.
 //! `message_delta` usage is cumulative: its figures replace `message_start`'s, never add (F15).
 
-use super::{anthropic_usage, apply_error, array_at, parse_arguments, str_at, u64_at, Sink};
+use super::{
+    anthropic_usage, apply_error, array_at, new_messages, parse_arguments, str_at, u64_at, Sink,
+};
 use crate::recording::record::{Assembled, ThinkingBlock, ToolCall, ToolResultRef};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -49,12 +51,9 @@ pub(super) fn assemble(message: &Value, out: &mut Assembled) {
 /// The results this request brings back: those after the last assistant message (older ones are
 /// history the client resends every turn; listing them would grow with the conversation).
 pub(super) fn tool_results(body: &Value, into: &mut Vec<ToolResultRef>) {
-    let messages: Vec<&Value> = array_at(body, "messages").collect();
-    let new_from = messages
+    let blocks = new_messages(body)
         .iter()
-        .rposition(|m| str_at(m, "role") == Some("assistant"))
-        .map_or(0, |i| i + 1);
-    let blocks = messages[new_from..].iter().flat_map(|m| array_at(m, "content"));
+        .flat_map(|m| array_at(m, "content"));
     for block in blocks.filter(|b| str_at(b, "type") == Some("tool_result")) {
         into.push(ToolResultRef {
             tool_use_id: str_at(block, "tool_use_id").unwrap_or_default().to_string(),

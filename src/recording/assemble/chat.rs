@@ -4,7 +4,9 @@
 //! chunk with `"choices": []` and `usage` (F16). Only choice 0 is assembled (clients that stream ask
 //! for one choice). `reasoning_content` (DeepSeek and other compatible servers) is kept as thinking.
 
-use super::{apply_error, array_at, openai_usage, parse_arguments, str_at, u64_at, Sink};
+use super::{
+    apply_error, array_at, new_messages, openai_usage, parse_arguments, str_at, u64_at, Sink,
+};
 use crate::recording::record::{Assembled, ThinkingBlock, ToolCall, ToolResultRef};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -53,12 +55,10 @@ pub(super) fn assemble(completion: &Value, out: &mut Assembled) {
 /// Tool results the client sends back: `role: "tool"` messages.
 /// The results this request brings back: `tool` messages after the last assistant message.
 pub(super) fn tool_results(body: &Value, into: &mut Vec<ToolResultRef>) {
-    let messages: Vec<&Value> = array_at(body, "messages").collect();
-    let new_from = messages
+    for message in new_messages(body)
         .iter()
-        .rposition(|m| str_at(m, "role") == Some("assistant"))
-        .map_or(0, |i| i + 1);
-    for message in messages[new_from..].iter().filter(|m| str_at(m, "role") == Some("tool")) {
+        .filter(|m| str_at(m, "role") == Some("tool"))
+    {
         let tool_use_id = str_at(message, "tool_call_id")
             .unwrap_or_default()
             .to_string();

@@ -192,8 +192,15 @@ pub(crate) fn summarize_request(
 }
 
 /// `summarize_request` for a body the caller already parsed (`Value::Null` when it was not JSON).
-pub(crate) fn summarize_parsed(api: Api, headers: &http::HeaderMap, value: &Value) -> RequestSummary {
-    RequestSummary { betas: betas_of(headers), ..summarize_value(api, value) }
+pub(crate) fn summarize_parsed(
+    api: Api,
+    headers: &http::HeaderMap,
+    value: &Value,
+) -> RequestSummary {
+    RequestSummary {
+        betas: betas_of(headers),
+        ..summarize_value(api, value)
+    }
 }
 
 fn betas_of(headers: &http::HeaderMap) -> Vec<String> {
@@ -254,6 +261,21 @@ pub(super) fn array_at<'v>(value: &'v Value, key: &str) -> std::slice::Iter<'v, 
         .and_then(Value::as_array)
         .map(|a| a.iter())
         .unwrap_or_default()
+}
+
+/// The messages after the last assistant message: what this request adds to the conversation
+/// (older ones are history the client resends every turn). Messages and Chat Completions alike.
+pub(super) fn new_messages(body: &Value) -> &[Value] {
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let from = messages
+        .iter()
+        .rposition(|m| str_at(m, "role") == Some("assistant"))
+        .map_or(0, |i| i + 1);
+    &messages[from..]
 }
 
 pub(super) fn u64_at(value: &Value, key: &str) -> Option<u64> {

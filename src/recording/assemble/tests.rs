@@ -2,22 +2,11 @@
 //! the field cases F6, F7, F8, F15, F16 and F18.
 
 use super::*;
+use crate::recording::fixture;
 use crate::recording::record::{ThinkingBlock, ToolCall, ToolResultRef};
 use crate::recording::sse::SseParser;
 use serde_json::json;
 
-macro_rules! fixture {
-    ($path:literal) => {
-        std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/",
-            $path
-        ))
-        .expect($path)
-    };
-}
-
-// Declared after `fixture!` so the macro is in scope there.
 mod openai;
 
 /// Parses an SSE body read `chunk` bytes at a time and feeds every event; event `i` arrives at
@@ -98,7 +87,7 @@ fn api_from_provider_and_path() {
 
 #[test]
 fn anthropic_text_stream_fixture_whole_and_byte_by_byte() {
-    let bytes = fixture!("anthropic/messages_text.sse");
+    let bytes = fixture("anthropic/messages_text.sse");
     for chunk in [bytes.len(), 7, 1] {
         let a = stream(Api::Messages, &bytes, chunk);
         assert_eq!(a.text, "The weather in Paris is 18°C and sunny.");
@@ -115,7 +104,7 @@ fn anthropic_text_stream_fixture_whole_and_byte_by_byte() {
 
 #[test]
 fn anthropic_tool_stream_and_json_fixtures() {
-    let a = stream(Api::Messages, &fixture!("anthropic/messages_tool.sse"), 64);
+    let a = stream(Api::Messages, &fixture("anthropic/messages_tool.sse"), 64);
     assert_eq!(a.text, "I'll check the current weather in Paris for you ☀️");
     assert_eq!(
         a.tool_calls,
@@ -127,7 +116,7 @@ fn anthropic_tool_stream_and_json_fixtures() {
         [412, 71, 10240, 1536, 0, 412 + 71 + 10240 + 1536]
     );
 
-    let j = assemble_json(Api::Messages, &fixture!("anthropic/messages_tool.json"));
+    let j = assemble_json(Api::Messages, &fixture("anthropic/messages_tool.json"));
     assert_eq!(j.text, "I'll check the current weather in Paris for you ☀️");
     assert_eq!(
         j.tool_calls,
@@ -141,7 +130,7 @@ fn anthropic_tool_stream_and_json_fixtures() {
     );
     assert_eq!(j.events, 0);
 
-    let t = assemble_json(Api::Messages, &fixture!("anthropic/messages_text.json"));
+    let t = assemble_json(Api::Messages, &fixture("anthropic/messages_text.json"));
     assert_eq!(t.text, "The weather in Paris is 18°C and sunny.");
     assert_eq!(t.id.as_deref(), Some("msg_01Pq3mKx8vWz5TnHy2RbLs7c"));
     assert_eq!(usage(&t), [498, 19, 11776, 0, 0, 12293]);
@@ -149,7 +138,7 @@ fn anthropic_tool_stream_and_json_fixtures() {
 
 #[test]
 fn f6_thinking_and_signature_kept_exactly() {
-    let bytes = fixture!("anthropic/thinking_tool.sse");
+    let bytes = fixture("anthropic/thinking_tool.sse");
     let source = String::from_utf8_lossy(&bytes);
     let signature = source
         .split("\"signature\":\"")
@@ -180,7 +169,7 @@ fn f6_thinking_and_signature_kept_exactly() {
 fn f7_f8_redacted_thinking_then_error_after_200() {
     let a = stream(
         Api::Messages,
-        &fixture!("anthropic/overloaded_after_200.sse"),
+        &fixture("anthropic/overloaded_after_200.sse"),
         5,
     );
     assert_eq!(a.error_type.as_deref(), Some("overloaded_error"));

@@ -4,17 +4,7 @@
 
 use super::lines::{tool_line, ARGUMENTS_CHARS};
 use super::*;
-
-macro_rules! fixture {
-    ($path:literal) => {
-        std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/",
-            $path
-        ))
-        .expect($path)
-    };
-}
+use crate::recording::fixture;
 
 const ANTHROPIC_REQUEST: &str = r#"{"model":"claude-sonnet-4-6","stream":true,"max_tokens":1024,
   "tools":[{"name":"get_weather","input_schema":{"type":"object"}},{"name":"Read","input_schema":{}}],
@@ -59,7 +49,7 @@ fn sse(path: &str, request: &str, body: &[u8], chunk: usize) -> (Vec<String>, us
 
 #[test]
 fn anthropic_stream_thinking_then_tool_call() {
-    let body = fixture!("anthropic/thinking_tool.sse");
+    let body = fixture("anthropic/thinking_tool.sse");
     let expected = [
         "#7 request anthropic POST /v1/messages model=claude-sonnet-4-6 messages=3 streaming=yes tools=2",
         "#7 thinking 104 chars",
@@ -76,7 +66,7 @@ fn anthropic_stream_thinking_then_tool_call() {
 
 #[test]
 fn anthropic_stream_text() {
-    let body = fixture!("anthropic/messages_text.sse");
+    let body = fixture("anthropic/messages_text.sse");
     let (lines, _) = sse("/v1/messages", ANTHROPIC_REQUEST, &body, 5);
     assert_eq!(
         lines[1..],
@@ -91,7 +81,7 @@ fn anthropic_stream_text() {
 fn chat_completions_stream_tool_call_and_final_usage_chunk() {
     let request = r#"{"model":"gpt-5.4-mini","stream":true,"stream_options":{"include_usage":true},
       "messages":[{"role":"user","content":"Weather?"}],"tools":[{"type":"function","function":{"name":"get_weather"}}]}"#;
-    let body = fixture!("openai/chat_tool.sse");
+    let body = fixture("openai/chat_tool.sse");
     for chunk in [3, body.len()] {
         let (lines, streamed) = sse("/v1/chat/completions", request, &body, chunk);
         assert_eq!(
@@ -107,7 +97,7 @@ fn chat_completions_stream_tool_call_and_final_usage_chunk() {
     let (lines, _) = sse(
         "/v1/chat/completions",
         request,
-        &fixture!("openai/chat_text.sse"),
+        &fixture("openai/chat_text.sse"),
         9,
     );
     assert!(lines[1].starts_with("#7 text \""), "{lines:?}");
@@ -121,7 +111,7 @@ fn responses_stream_reasoning_tool_call_and_text() {
     let (lines, streamed) = sse(
         "/v1/responses",
         request,
-        &fixture!("openai/responses_tool.sse"),
+        &fixture("openai/responses_tool.sse"),
         11,
     );
     assert_eq!(
@@ -137,7 +127,7 @@ fn responses_stream_reasoning_tool_call_and_text() {
     let (lines, _) = sse(
         "/v1/responses",
         request,
-        &fixture!("openai/responses_text.sse"),
+        &fixture("openai/responses_text.sse"),
         11,
     );
     assert!(
@@ -152,7 +142,7 @@ fn json_answers_are_read_at_the_end() {
         "/v1/messages",
         r#"{"model":"claude-sonnet-4-6","messages":[{"role":"user","content":"hi"}]}"#,
         (200, false, None),
-        &fixture!("anthropic/messages_tool.json"),
+        &fixture("anthropic/messages_tool.json"),
         10,
         End::Done,
     );
@@ -170,7 +160,7 @@ fn json_answers_are_read_at_the_end() {
     // A gzip answer is decoded first.
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&fixture!("openai/chat_tool.json")).unwrap();
+    gz.write_all(&fixture("openai/chat_tool.json")).unwrap();
     let body = gz.finish().unwrap();
     let (lines, _) = run(
         "/v1/chat/completions",
@@ -196,7 +186,7 @@ fn errors_and_cut_streams_show_what_there_was() {
         "/v1/messages",
         ANTHROPIC_REQUEST,
         (429, false, None),
-        &fixture!("anthropic/error_429.json"),
+        &fixture("anthropic/error_429.json"),
         64,
         End::Done,
     );
@@ -211,7 +201,7 @@ fn errors_and_cut_streams_show_what_there_was() {
     );
 
     // An `error` event after a 200, the text block never closed, then the provider hung up.
-    let body = fixture!("anthropic/overloaded_after_200.sse");
+    let body = fixture("anthropic/overloaded_after_200.sse");
     let end = End::UpstreamFailed("connection reset".into());
     let (lines, _) = run(
         "/v1/messages",
@@ -291,7 +281,7 @@ fn compressed_request_and_stream_are_decoded() {
 
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&fixture!("anthropic/messages_text.sse"))
+    gz.write_all(&fixture("anthropic/messages_text.sse"))
         .unwrap();
     let body = gz.finish().unwrap();
     let (lines, streamed) = run(
@@ -313,7 +303,7 @@ fn compressed_request_and_stream_are_decoded() {
 fn a_body_less_request_still_gets_its_line() {
     let mut view = View::new(4, Provider::OpenAi, "GET", "/v1/models", None);
     let mut lines = view.response_head(200, false, None);
-    lines.extend(view.response_chunk(&fixture!("openai/models.json")));
+    lines.extend(view.response_chunk(&fixture("openai/models.json")));
     lines.extend(view.finish(&End::Done));
     assert_eq!(
         lines,

@@ -6,36 +6,15 @@ use crate::recording::record::{
     Assembled, ClientKind, Outcome, RequestRecord, RequestSummary, Timings, ToolCall,
     ToolExecution, ToolResultRef, Usage,
 };
+use crate::test_dir::TempDir;
 use bytes::Bytes;
 use serde_json::json;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "lunaroute-sqlite-{}-{name}-{n}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("sessions.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh, existing directory for one test, removed with its database when dropped.
+fn temp_dir(name: &str) -> TempDir {
+    let dir = TempDir::new(&format!("sqlite-{name}"));
+    std::fs::create_dir_all(&*dir).unwrap();
+    dir
 }
 
 fn usage(input: u64, output: u64, cache_read: u64, cache_creation: u64, thinking: u64) -> Usage {
@@ -164,8 +143,8 @@ fn query_i64(path: &Path, sql: &str) -> i64 {
 
 #[test]
 fn migrates_an_empty_file_and_reopens_idempotently() {
-    let dir = TempDir::new("migrate");
-    let path = dir.db();
+    let dir = temp_dir("migrate");
+    let path = dir.join("sessions.db");
     let store = SqliteStore::open(&path).unwrap();
     drop(store);
     assert_eq!(
@@ -202,8 +181,8 @@ fn migrates_an_empty_file_and_reopens_idempotently() {
 
 #[test]
 fn a_newer_schema_is_refused() {
-    let dir = TempDir::new("newer");
-    let path = dir.db();
+    let dir = temp_dir("newer");
+    let path = dir.join("sessions.db");
     drop(SqliteStore::open(&path).unwrap());
     let conn = Connection::open(&path).unwrap();
     conn.pragma_update(None, "user_version", 99).unwrap();
@@ -218,21 +197,21 @@ fn a_newer_schema_is_refused() {
 
 #[test]
 fn a_file_that_is_not_a_database_is_an_error_not_a_panic() {
-    let dir = TempDir::new("garbage");
-    let path = dir.db();
+    let dir = temp_dir("garbage");
+    let path = dir.join("sessions.db");
     std::fs::write(
         &path,
         b"this is not SQLite, just some text that is long enough. ".repeat(20),
     )
     .unwrap();
     assert!(SqliteStore::open(&path).is_err());
-    assert!(integrity_ok(&dir.0.join("missing.db")).is_err());
+    assert!(integrity_ok(&dir.join("missing.db")).is_err());
 }
 
 #[test]
 fn a_three_turn_session_with_a_tool_round_trip() {
-    let dir = TempDir::new("session");
-    let path = dir.db();
+    let dir = temp_dir("session");
+    let path = dir.join("sessions.db");
     let mut store = SqliteStore::open(&path).unwrap();
     let turns = three_turns();
     // Two batches, so the session row is updated (summed), not just inserted.
@@ -330,8 +309,8 @@ fn a_three_turn_session_with_a_tool_round_trip() {
 
 #[test]
 fn the_seed_query_finds_the_session() {
-    let dir = TempDir::new("seed");
-    let path = dir.db();
+    let dir = temp_dir("seed");
+    let path = dir.join("sessions.db");
     let mut store = SqliteStore::open(&path).unwrap();
     store.write_batch(&three_turns()).unwrap();
     // A small session on the same model, and a big one on another model: neither matches.
@@ -368,8 +347,8 @@ fn the_seed_query_finds_the_session() {
 
 #[test]
 fn a_failed_request_marks_the_session_and_a_hang_up_does_not() {
-    let dir = TempDir::new("failure");
-    let mut store = SqliteStore::open(&dir.db()).unwrap();
+    let dir = temp_dir("failure");
+    let mut store = SqliteStore::open(&dir.join("sessions.db")).unwrap();
     let mut hung_up = record("s", "a", "gpt-5", 1_000, usage(1, 1, 0, 0, 0));
     hung_up.outcome = Outcome::ClientDisconnected;
     store.write_batch(&[hung_up]).unwrap();
@@ -395,8 +374,8 @@ fn a_failed_request_marks_the_session_and_a_hang_up_does_not() {
 
 #[test]
 fn a_result_after_a_restart_completes_the_stored_call() {
-    let dir = TempDir::new("restart");
-    let path = dir.db();
+    let dir = temp_dir("restart");
+    let path = dir.join("sessions.db");
     let turns = three_turns();
     SqliteStore::open(&path)
         .unwrap()
@@ -426,13 +405,13 @@ fn a_result_after_a_restart_completes_the_stored_call() {
 #[test]
 fn directories_are_0700_and_files_0600() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = TempDir::new("modes");
-    let path = dir.0.join("a").join("b").join("sessions.db");
+    let dir = temp_dir("modes");
+    let path = dir.join("a").join("b").join("sessions.db");
     let mut store = SqliteStore::open(&path).unwrap();
     store.write_batch(&three_turns()).unwrap();
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&dir.0.join("a")), 0o700);
-    assert_eq!(mode(&dir.0.join("a").join("b")), 0o700);
+    assert_eq!(mode(&dir.join("a")), 0o700);
+    assert_eq!(mode(&dir.join("a").join("b")), 0o700);
     assert_eq!(mode(&path), 0o600);
     let wal = path.with_file_name("sessions.db-wal");
     assert!(wal.exists());
@@ -447,8 +426,8 @@ fn directories_are_0700_and_files_0600() {
 
 #[test]
 fn a_thousand_records_in_one_batch() {
-    let dir = TempDir::new("bulk");
-    let mut store = SqliteStore::open(&dir.db()).unwrap();
+    let dir = temp_dir("bulk");
+    let mut store = SqliteStore::open(&dir.join("sessions.db")).unwrap();
     let records: Vec<RequestRecord> = (0..1000)
         .map(|i| {
             let session = format!("s{}", i % 20);

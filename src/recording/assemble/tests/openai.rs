@@ -5,7 +5,7 @@ use super::*;
 
 #[test]
 fn chat_stream_and_json_fixtures() {
-    let a = stream(Api::ChatCompletions, &fixture!("openai/chat_text.sse"), 100);
+    let a = stream(Api::ChatCompletions, &fixture("openai/chat_text.sse"), 100);
     assert_eq!(a.text, "The weather in Paris is 18°C and sunny.");
     assert_eq!(a.stop_reason.as_deref(), Some("stop"));
     assert_eq!(
@@ -18,7 +18,7 @@ fn chat_stream_and_json_fixtures() {
     assert_eq!(a.events, 6); // [DONE] is skipped by the caller
     assert_eq!(a.first_content_ms, Some(10.0));
 
-    let t = stream(Api::ChatCompletions, &fixture!("openai/chat_tool.sse"), 3);
+    let t = stream(Api::ChatCompletions, &fixture("openai/chat_tool.sse"), 3);
     assert_eq!(
         t.tool_calls,
         vec![weather_call("call_Rt6wK9pLm3XvB8nQz2HcYf5D")]
@@ -27,25 +27,25 @@ fn chat_stream_and_json_fixtures() {
     assert_eq!(usage(&t), [1320 - 1024, 88, 1024, 0, 64, 1408]);
     assert_eq!(t.text, "");
 
-    let j = assemble_json(Api::ChatCompletions, &fixture!("openai/chat_tool.json"));
+    let j = assemble_json(Api::ChatCompletions, &fixture("openai/chat_tool.json"));
     assert_eq!(
         j.tool_calls,
         vec![weather_call("call_Xq3vT8mKp2RwN5yZc7LbJd4F")]
     );
     assert_eq!(usage(&j), [296, 88, 1024, 0, 64, 1408]);
-    let j = assemble_json(Api::ChatCompletions, &fixture!("openai/chat_text.json"));
+    let j = assemble_json(Api::ChatCompletions, &fixture("openai/chat_text.json"));
     assert_eq!(
         (j.text.as_str(), j.stop_reason.as_deref()),
         ("The weather in Paris is 18°C and sunny.", Some("stop"))
     );
 
-    let e = assemble_json(Api::ChatCompletions, &fixture!("openai/error_400.json"));
+    let e = assemble_json(Api::ChatCompletions, &fixture("openai/error_400.json"));
     assert_eq!(e.error_type.as_deref(), Some("invalid_request_error"));
     assert!(e
         .error_message
         .as_deref()
         .is_some_and(|m| m.starts_with("Invalid 'messages[2].tool_call_id'")));
-    let e = assemble_json(Api::Messages, &fixture!("anthropic/error_429.json"));
+    let e = assemble_json(Api::Messages, &fixture("anthropic/error_429.json"));
     assert_eq!(e.error_type.as_deref(), Some("rate_limit_error"));
 }
 
@@ -84,7 +84,7 @@ fn chat_without_usage_chunk_and_interleaved_tool_calls() {
 
 #[test]
 fn responses_stream_and_json_fixtures() {
-    let a = stream(Api::Responses, &fixture!("openai/responses_text.sse"), 256);
+    let a = stream(Api::Responses, &fixture("openai/responses_text.sse"), 256);
     assert_eq!(a.text, "The weather in Paris is 18°C and sunny.");
     assert_eq!(
         a.id.as_deref(),
@@ -95,7 +95,7 @@ fn responses_stream_and_json_fixtures() {
     assert_eq!(a.first_content_ms, Some(40.0));
 
     // Deltas and `.done` both carry the arguments: counted once (F18, second variant).
-    let t = stream(Api::Responses, &fixture!("openai/responses_tool.sse"), 1);
+    let t = stream(Api::Responses, &fixture("openai/responses_tool.sse"), 1);
     assert_eq!(
         t.tool_calls,
         vec![weather_call("call_Wb4nH7sK2qXe9LdT5vPm3RcY")]
@@ -103,13 +103,13 @@ fn responses_stream_and_json_fixtures() {
     assert_eq!(usage(&t), [296, 88, 1024, 0, 64, 1408]);
     assert!(t.thinking.is_empty()); // a reasoning item with an empty summary
 
-    let j = assemble_json(Api::Responses, &fixture!("openai/responses_tool.json"));
+    let j = assemble_json(Api::Responses, &fixture("openai/responses_tool.json"));
     assert_eq!(
         j.tool_calls,
         vec![weather_call("call_Mz8pQ2vW5kRt7YbN4xLc9HsJ")]
     );
     assert_eq!(usage(&j), [296, 88, 1024, 0, 64, 1408]);
-    let j = assemble_json(Api::Other, &fixture!("openai/responses_text.json"));
+    let j = assemble_json(Api::Other, &fixture("openai/responses_text.json"));
     assert_eq!(j.text, "The weather in Paris is 18°C and sunny.");
 }
 
@@ -210,14 +210,14 @@ fn responses_websocket_frames_reasoning_custom_tools_and_endings() {
 
 #[test]
 fn other_api_streams_are_recognised_by_shape() {
-    let a = stream(Api::Other, &fixture!("anthropic/messages_tool.sse"), 50);
+    let a = stream(Api::Other, &fixture("anthropic/messages_tool.sse"), 50);
     assert_eq!(
         a.tool_calls,
         vec![weather_call("toolu_01Hb7RcVt2WqYx9KmN3fZd5P")]
     );
-    let c = stream(Api::Other, &fixture!("openai/chat_text.sse"), 50);
+    let c = stream(Api::Other, &fixture("openai/chat_text.sse"), 50);
     assert_eq!(c.text, "The weather in Paris is 18°C and sunny.");
-    let r = stream(Api::Other, &fixture!("openai/responses_tool.sse"), 50);
+    let r = stream(Api::Other, &fixture("openai/responses_tool.sse"), 50);
     assert_eq!(r.tool_calls.len(), 1);
 }
 
