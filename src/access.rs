@@ -12,10 +12,15 @@ use http::{header, HeaderMap, Uri};
 
 /// `localhost`, `*.localhost`, `127.x.y.z` and `::1`, with or without brackets.
 fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
     host == "localhost"
         || host.ends_with(".localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The host part of `host[:port]` or `[v6]:port`.
@@ -23,7 +28,9 @@ fn host_of(authority: &str) -> &str {
     if let Some(end) = authority.strip_prefix('[').and_then(|rest| rest.find(']')) {
         return &authority[..end + 2];
     }
-    authority.rsplit_once(':').map_or(authority, |(host, _)| host)
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
 }
 
 /// Whether the server only listens on loopback (the default), where the `Host` rule applies.
@@ -34,7 +41,10 @@ pub(crate) fn listens_on_loopback(configured_host: &str) -> bool {
 pub(crate) fn check(loopback_only: bool, uri: &Uri, headers: &HeaderMap) -> Result<(), ProxyError> {
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        let host = origin.parse::<Uri>().ok().and_then(|u| u.host().map(str::to_string));
+        let host = origin
+            .parse::<Uri>()
+            .ok()
+            .and_then(|u| u.host().map(str::to_string));
         if !host.as_deref().is_some_and(is_loopback_host) {
             return Err(ProxyError::Forbidden(format!(
                 "requests from web pages ({origin}) are refused: LunaRoute forwards your credentials"
@@ -91,12 +101,18 @@ mod tests {
             assert!(check(true, &uri, &ok).is_ok(), "{ok:?}");
         }
         for bad in [
-            headers(&[("host", "localhost:8081"), ("origin", "https://evil.example")]),
+            headers(&[
+                ("host", "localhost:8081"),
+                ("origin", "https://evil.example"),
+            ]),
             headers(&[("host", "attacker.example:8081")]),
             headers(&[("host", "localhost.evil.example")]),
             headers(&[("host", "localhost"), ("origin", "null")]),
         ] {
-            assert!(matches!(check(true, &uri, &bad), Err(ProxyError::Forbidden(_))), "{bad:?}");
+            assert!(
+                matches!(check(true, &uri, &bad), Err(ProxyError::Forbidden(_))),
+                "{bad:?}"
+            );
         }
         // Listening on all interfaces: remote clients use any Host; web pages are still refused.
         assert!(check(false, &uri, &headers(&[("host", "10.0.0.5:8081")])).is_ok());
@@ -105,10 +121,21 @@ mod tests {
 
     #[test]
     fn dot_segments() {
-        for bad in ["/v1/../admin", "/v1/./messages", "/v1/%2e%2e/x", "/v1/.%2E/x", "/.."] {
+        for bad in [
+            "/v1/../admin",
+            "/v1/./messages",
+            "/v1/%2e%2e/x",
+            "/v1/.%2E/x",
+            "/..",
+        ] {
             assert!(has_dot_segments(bad), "{bad}");
         }
-        for ok in ["/v1/messages", "/v1/models/claude-3.5", "/v1/...", "/v1/a..b"] {
+        for ok in [
+            "/v1/messages",
+            "/v1/models/claude-3.5",
+            "/v1/...",
+            "/v1/a..b",
+        ] {
             assert!(!has_dot_segments(ok), "{ok}");
         }
     }

@@ -3,8 +3,8 @@
 //! `ProxyError` becomes a response: the service never returns `Err`, which would make hyper drop the
 //! connection without an answer.
 
-use crate::body::{self, Body};
 use crate::access;
+use crate::body::{self, Body};
 use crate::error::{Fault, ProxyError};
 use crate::providers::{self, Provider};
 use crate::proxy;
@@ -62,11 +62,18 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     // Before anything else: who is asking, and is the path safe to join onto a provider's base.
-    let refused = access::check(state.loopback_only(), req.uri(), req.headers()).err().or_else(|| {
-        access::has_dot_segments(req.uri().path())
-            .then(|| ProxyError::BadRequest("paths with `.` or `..` segments are refused".into()))
-    });
-    let route = if refused.is_some() { Route::NotFound } else { route(&state, &req) };
+    let refused = access::check(state.loopback_only(), req.uri(), req.headers())
+        .err()
+        .or_else(|| {
+            access::has_dot_segments(req.uri().path()).then(|| {
+                ProxyError::BadRequest("paths with `.` or `..` segments are refused".into())
+            })
+        });
+    let route = if refused.is_some() {
+        Route::NotFound
+    } else {
+        route(&state, &req)
+    };
     let dialect = match &route {
         Route::Provider(p) => *p,
         _ => providers::detect(req.headers()),
@@ -107,11 +114,18 @@ fn root_info() -> serde_json::Value {
 fn admin(method: &Method, status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     let length = HeaderValue::from(bytes.len());
-    let body = if method == Method::HEAD { body::empty() } else { body::full(bytes) };
+    let body = if method == Method::HEAD {
+        body::empty()
+    } else {
+        body::full(bytes)
+    };
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CONTENT_LENGTH, length);
     response
 }

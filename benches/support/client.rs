@@ -71,7 +71,10 @@ impl Outgoing {
             Kind::Json => JSON_REQUEST,
             Kind::Sse => SSE_REQUEST,
         };
-        Self { body: Bytes::from_static(body), headers: Vec::new() }
+        Self {
+            body: Bytes::from_static(body),
+            headers: Vec::new(),
+        }
     }
 }
 
@@ -106,12 +109,18 @@ impl Conn {
         let addr = target.addr;
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         let driver = tokio::spawn(async move {
             let _ = connection.await;
         });
         let via = if target.via_proxy { "proxy" } else { "direct" };
-        Ok(Self { sender, host: HeaderValue::from_str(&addr.to_string())?, via, driver })
+        Ok(Self {
+            sender,
+            host: HeaderValue::from_str(&addr.to_string())?,
+            via,
+            driver,
+        })
     }
 
     /// Sends one `/v1/messages` request and reads the whole answer, frame by frame.
@@ -120,7 +129,11 @@ impl Conn {
     }
 
     /// `send` with a body (and extra headers) the caller built.
-    pub async fn send_outgoing(&mut self, outgoing: Outgoing, keep_body: bool) -> Result<Reply, BoxError> {
+    pub async fn send_outgoing(
+        &mut self,
+        outgoing: Outgoing,
+        keep_body: bool,
+    ) -> Result<Reply, BoxError> {
         tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(outgoing, keep_body))
             .await
             .map_err(|_| format!("no complete answer within {REQUEST_TIMEOUT:?}"))?
@@ -148,7 +161,9 @@ impl Conn {
         let mut kept = keep_body.then(BytesMut::new);
         // Bounded by the body's length and by `REQUEST_TIMEOUT` around it.
         while let Some(frame) = body.frame().await {
-            let Ok(data) = frame?.into_data() else { continue };
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
             if data.is_empty() {
                 continue;
             }
@@ -159,8 +174,17 @@ impl Conn {
             }
         }
         let ttlb = started.elapsed();
-        let timing = Timing { ttfb: ttfb.unwrap_or(ttlb), ttlb };
-        Ok(Reply { status, timing, len, headers, body: kept.map(BytesMut::freeze) })
+        let timing = Timing {
+            ttfb: ttfb.unwrap_or(ttlb),
+            ttlb,
+        };
+        Ok(Reply {
+            status,
+            timing,
+            len,
+            headers,
+            body: kept.map(BytesMut::freeze),
+        })
     }
 }
 
@@ -205,7 +229,10 @@ pub async fn paced(
     count: usize,
     period: Duration,
 ) -> Samples {
-    paced_with(conn, target, expect_len, count, period, || Outgoing::canned(kind)).await
+    paced_with(conn, target, expect_len, count, period, || {
+        Outgoing::canned(kind)
+    })
+    .await
 }
 
 /// `paced`, with each request built by `next` (before its clock starts).
@@ -217,7 +244,10 @@ pub async fn paced_with(
     period: Duration,
     mut next: impl FnMut() -> Outgoing,
 ) -> Samples {
-    let mut samples = Samples { timings: Vec::with_capacity(count), ..Samples::default() };
+    let mut samples = Samples {
+        timings: Vec::with_capacity(count),
+        ..Samples::default()
+    };
     let mut ticks = tokio::time::interval(period);
     // After a stall, carry on at the set rate rather than firing a burst to catch up.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -272,7 +302,13 @@ impl Throughput {
 }
 
 /// `conns` connections, each sending back-to-back requests until `duration` is over.
-pub async fn saturate(target: Target, conns: usize, duration: Duration, kind: Kind, expect_len: usize) -> Throughput {
+pub async fn saturate(
+    target: Target,
+    conns: usize,
+    duration: Duration,
+    kind: Kind,
+    expect_len: usize,
+) -> Throughput {
     let started = Instant::now();
     let deadline = started + duration;
     let workers: Vec<_> = (0..conns)
@@ -288,7 +324,9 @@ pub async fn saturate(target: Target, conns: usize, duration: Duration, kind: Ki
                         break;
                     }
                     match conn.send(kind, false).await {
-                        Ok(reply) if reply.status == StatusCode::OK && reply.len == expect_len => result.ok += 1,
+                        Ok(reply) if reply.status == StatusCode::OK && reply.len == expect_len => {
+                            result.ok += 1
+                        }
                         Ok(_) => result.failed += 1,
                         Err(_) => {
                             result.failed += 1;

@@ -38,7 +38,10 @@ pub struct Payloads {
 
 impl Payloads {
     pub fn build() -> Self {
-        Self { json: json_message(), sse: sse_events() }
+        Self {
+            json: json_message(),
+            sse: sse_events(),
+        }
     }
 
     pub fn sse_len(&self) -> usize {
@@ -69,7 +72,9 @@ fn json_message() -> Bytes {
 /// `message_start`, `content_block_start`, `ping`, text deltas, then the three closing events,
 /// each its own chunk, as Anthropic sends them.
 fn sse_events() -> Vec<Bytes> {
-    let event = |name: &str, data: serde_json::Value| Bytes::from(format!("event: {name}\ndata: {data}\n\n"));
+    let event = |name: &str, data: serde_json::Value| {
+        Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+    };
     let mut events = vec![
         event(
             "message_start",
@@ -95,14 +100,20 @@ fn sse_events() -> Vec<Bytes> {
         total += delta.len();
         events.push(delta);
     }
-    events.push(event("content_block_stop", serde_json::json!({"type": "content_block_stop", "index": 0})));
+    events.push(event(
+        "content_block_stop",
+        serde_json::json!({"type": "content_block_stop", "index": 0}),
+    ));
     events.push(event(
         "message_delta",
         serde_json::json!({"type": "message_delta",
             "delta": {"stop_reason": "end_turn", "stop_sequence": null},
             "usage": {"output_tokens": 240}}),
     ));
-    events.push(event("message_stop", serde_json::json!({"type": "message_stop"})));
+    events.push(event(
+        "message_stop",
+        serde_json::json!({"type": "message_stop"}),
+    ));
     events
 }
 
@@ -126,7 +137,10 @@ impl Body for Events {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         if self.queue.is_empty() {
             return Poll::Ready(None);
         }
@@ -165,7 +179,10 @@ pub struct Counters {
 impl Counters {
     /// Counts one request; `first` says it opened its connection.
     fn note(&self, req: &Request<Incoming>, first: bool) {
-        let via_proxy = req.headers().get(super::client::VIA_HEADER).is_some_and(|v| v == "proxy");
+        let via_proxy = req
+            .headers()
+            .get(super::client::VIA_HEADER)
+            .is_some_and(|v| v == "proxy");
         let (conns, requests) = if via_proxy {
             (&self.proxied_conns, &self.proxied_requests)
         } else {
@@ -183,7 +200,10 @@ impl Counters {
 }
 
 /// Reads the whole request (as a provider would), then answers with the JSON or the SSE payload.
-async fn answer(payloads: Arc<Payloads>, req: Request<Incoming>) -> Result<Response<UpstreamBody>, Infallible> {
+async fn answer(
+    payloads: Arc<Payloads>,
+    req: Request<Incoming>,
+) -> Result<Response<UpstreamBody>, Infallible> {
     let path_ok = req.uri().path() == "/v1/messages";
     let body = match req.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -196,14 +216,24 @@ async fn answer(payloads: Arc<Payloads>, req: Request<Incoming>) -> Result<Respo
     }
     let streaming = body.windows(13).any(|w| w == b"\"stream\":true");
     let (content_type, body) = if streaming {
-        let events = Events { queue: payloads.sse.iter().cloned().collect(), yielded: false };
+        let events = Events {
+            queue: payloads.sse.iter().cloned().collect(),
+            yielded: false,
+        };
         ("text/event-stream", Either::Right(events))
     } else {
-        ("application/json", Either::Left(Full::new(payloads.json.clone())))
+        (
+            "application/json",
+            Either::Left(Full::new(payloads.json.clone())),
+        )
     };
     let mut response = Response::new(body);
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response.headers_mut().insert("request-id", HeaderValue::from_static("req_bench"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert("request-id", HeaderValue::from_static("req_bench"));
     Ok(response)
 }
 
@@ -244,7 +274,11 @@ impl Upstream {
                 });
             }
         });
-        Ok(Self { addr, counters, accept })
+        Ok(Self {
+            addr,
+            counters,
+            accept,
+        })
     }
 }
 

@@ -30,7 +30,11 @@ pub(crate) struct ClientBodyError(pub hyper::Error);
 
 impl fmt::Display for ClientBodyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "reading the request body from the client failed: {}", self.0)
+        write!(
+            f,
+            "reading the request body from the client failed: {}",
+            self.0
+        )
     }
 }
 

@@ -249,7 +249,11 @@ impl Writer {
     fn stop(&mut self) {
         let open: Vec<u64> = self.websockets.keys().copied().collect();
         for id in open {
-            self.handle(Msg::WsClose { id, at: Instant::now(), end: End::Cancelled });
+            self.handle(Msg::WsClose {
+                id,
+                at: Instant::now(),
+                end: End::Cancelled,
+            });
         }
         self.flush();
         self.summary.print();
