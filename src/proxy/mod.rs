@@ -8,6 +8,7 @@ mod passthrough;
 mod request_body;
 mod tap;
 pub(crate) mod upstream;
+pub(crate) use tap::CUT_AT_SHUTDOWN;
 mod websocket;
 
 use crate::body::Body;

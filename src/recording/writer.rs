@@ -247,12 +247,13 @@ impl Writer {
     /// Everything queued before Shutdown has been handled: close open WebSocket turns, write the
     /// last batch, print the summary and the losses.
     fn stop(&mut self) {
+        // A relay still open now was cut by the shutdown (its own close may not have arrived).
         let open: Vec<u64> = self.websockets.keys().copied().collect();
         for id in open {
             self.handle(Msg::WsClose {
                 id,
                 at: Instant::now(),
-                end: End::Cancelled,
+                end: End::UpstreamFailed(crate::proxy::CUT_AT_SHUTDOWN.into()),
             });
         }
         self.flush();
