@@ -6,8 +6,8 @@
 //! (status and body), so Codex falls back to HTTP instead of waiting.
 
 use super::passthrough::{prepare_request_headers, strip_hop_by_hop};
-use super::tap::CUT_AT_SHUTDOWN;
 use super::upstream::Upstream;
+use super::CUT_AT_SHUTDOWN;
 use crate::body::{self, Body, BoxError};
 use crate::error::ProxyError;
 use crate::features::WsTap;
