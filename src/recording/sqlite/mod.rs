@@ -8,6 +8,7 @@
 //! (`write_batch`: one transaction per batch, session figures summed, tool calls paired with the
 //! results that complete them).
 
+mod fts;
 mod schema;
 mod write;
 

@@ -2,13 +2,12 @@
 //! records how many it has had in `PRAGMA user_version`; opening applies the missing ones, each in
 //! its own transaction, and refuses a database from a newer build rather than guessing at it.
 //!
-//! To change the schema, append a step to `MIGRATIONS` (never edit a shipped one): the search
-//! issue's full-text index is meant to be step 2.
+//! To change the schema, append a step to `MIGRATIONS` (never edit a shipped one).
 
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Step `i` takes the database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1_TABLES];
+pub(super) const MIGRATIONS: &[&str] = &[V1_TABLES, V2_SEARCH];
 
 /// Sessions, requests and tool calls. Token counts are normalised as in `record::Usage` (`input`
 /// excludes cache reads and writes); session figures are sums over its requests. Times are both
@@ -107,6 +106,18 @@ CREATE TABLE tool_calls (
 );
 CREATE INDEX tool_calls_name ON tool_calls (name, requested_at_ms);
 CREATE INDEX tool_calls_request ON tool_calls (request_id);
+";
+
+/// Full-text search (issue 4): one row per request with the text that is new in it (`fts.rs`),
+/// searched with FTS5 `MATCH`; `session_id` and `request_id` ride along unindexed. Requests
+/// recorded before this step are not indexed (their text is in the JSONL files).
+const V2_SEARCH: &str = "
+CREATE VIRTUAL TABLE requests_fts USING fts5(
+    session_id UNINDEXED,
+    request_id UNINDEXED,
+    content,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
 ";
 
 /// The schema version this build writes.

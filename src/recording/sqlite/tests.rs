@@ -458,3 +458,37 @@ fn a_thousand_records_in_one_batch() {
     assert_eq!(s.tool_call_count, 50);
     assert!((s.cost_usd.unwrap() - 0.05).abs() < 1e-9);
 }
+
+#[test]
+fn full_text_index_holds_only_the_new_text_of_each_request() {
+    let dir = temp_dir("fts");
+    let path = dir.join("s.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let mut first = record("s1", "r1", "claude-sonnet-4", 1_000, usage(1, 1, 0, 0, 0));
+    first.request_body =
+        Bytes::from(r#"{"messages":[{"role":"user","content":"find the zebra"}]}"#);
+    first.response.text = "Looking for it".into();
+    let mut second = record("s1", "r2", "claude-sonnet-4", 2_000, usage(1, 1, 0, 0, 0));
+    second.request_body = Bytes::from(
+        r#"{"messages":[{"role":"user","content":"find the zebra"},{"role":"assistant","content":"Looking for it"},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"okapi found"}]}]}"#,
+    );
+    second.response.text = "Done".into();
+    store.write_batch(&[first, second]).unwrap();
+    let hits = |q: &str| -> Vec<String> {
+        let mut stmt = store
+            .conn
+            .prepare(
+                "SELECT request_id FROM requests_fts WHERE requests_fts MATCH ?1 ORDER BY rowid",
+            )
+            .unwrap();
+        let rows = stmt.query_map([q], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    assert_eq!(
+        hits("zebra"),
+        ["r1"],
+        "the resent question is not indexed twice"
+    );
+    assert_eq!(hits("okapi"), ["r2"]);
+    assert_eq!(hits("looking"), ["r1"]);
+}

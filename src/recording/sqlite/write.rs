@@ -3,6 +3,8 @@
 //! results in later requests complete; and each session's row is upserted once per batch with the
 //! batch's figures added (tokens, cost and durations are sums, never maxima).
 //!
+//! Each request's new text also goes into the full-text index (`fts`).
+//!
 //! A record whose `request_id` is already stored is skipped entirely, so writing the same batch
 //! twice (a retry after an unclear failure) counts nothing twice.
 
@@ -153,6 +155,7 @@ impl SqliteStore {
                 continue; // stored by an earlier batch
             }
             insert_tool_calls(&tx, record).map_err(&fail)?;
+            index_text(&tx, record).map_err(&fail)?;
             complete_tool_calls(&tx, record).map_err(&fail)?;
             let i = *index.entry(&record.session_id).or_insert_with(|| {
                 deltas.push(SessionDelta::new(record));
@@ -233,6 +236,18 @@ fn insert_request(tx: &Transaction<'_>, r: &RequestRecord) -> rusqlite::Result<b
         r.truncated,
     ])?;
     Ok(changed == 1)
+}
+
+/// The request's new text in the full-text index (see `fts`).
+fn index_text(tx: &Transaction<'_>, r: &RequestRecord) -> rusqlite::Result<()> {
+    let Some(text) = super::fts::indexed_text(r) else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT INTO requests_fts (session_id, request_id, content) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![r.session_id, r.request_id, text])?;
+    Ok(())
 }
 
 /// A row per call the response asked for, requested when the response ended. A row that already
