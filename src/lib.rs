@@ -13,6 +13,7 @@
 //! - `providers`: `Provider` (Anthropic | OpenAI), dialect detection, base-URL joins, Codex sign-in.
 //! - `access`: who may use the proxy (no web pages, no rebound host names; no `..` paths).
 //! - [`error`]: `ProxyError` rendered in the client's own error format; `StartupError`.
+//! - `metrics`: Prometheus metric names, `record_*` helpers, the `/metrics` text.
 //! - `body`: the one `Body` type. `features`: where Cargo features become code. [`logging`]: filters.
 //! - `test_dir` (unit tests only): `TempDir`, a temporary folder removed on drop.
 //!
@@ -35,6 +36,7 @@ pub mod config;
 pub mod error;
 pub mod features;
 pub mod logging;
+mod metrics;
 mod providers;
 mod proxy;
 #[cfg(feature = "recording")]

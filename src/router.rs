@@ -20,6 +20,7 @@ enum Route {
     Root,
     Health,
     Ready,
+    Metrics,
     Provider(Provider),
     NotFound,
 }
@@ -39,6 +40,7 @@ fn route(state: &AppState, req: &Request<Incoming>) -> Route {
         (&Method::GET | &Method::HEAD, "/") => Route::Root,
         (&Method::GET | &Method::HEAD, "/healthz") => Route::Health,
         (&Method::GET | &Method::HEAD, "/readyz") => Route::Ready,
+        (&Method::GET | &Method::HEAD, "/metrics") => Route::Metrics,
         (_, p) if p == "/v1/messages" || p.starts_with("/v1/messages/") => {
             Route::Provider(Provider::Anthropic)
         }
@@ -89,6 +91,7 @@ pub async fn handle(
             &json!({"status": "draining"}),
         )),
         Route::Ready => Ok(admin(&method, StatusCode::OK, &json!({"status": "ready"}))),
+        Route::Metrics => Ok(metrics_text(&method)),
         Route::Provider(provider) => proxy::forward(&state, req, provider).await,
         Route::NotFound => Err(ProxyError::NotFound {
             method: method.to_string(),
@@ -108,6 +111,23 @@ pub async fn handle(
 
 fn root_info() -> serde_json::Value {
     json!({"service": "lunaroute", "version": env!("CARGO_PKG_VERSION"), "status": "ok"})
+}
+
+/// `GET /metrics`: the Prometheus text exposition format.
+fn metrics_text(method: &Method) -> Response<Body> {
+    let text = crate::metrics::render();
+    let mut response = admin(method, StatusCode::OK, &json!(null));
+    let length = HeaderValue::from(text.len());
+    if method != Method::HEAD {
+        *response.body_mut() = body::full(text);
+    }
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    headers.insert(header::CONTENT_LENGTH, length);
+    response
 }
 
 /// An admin answer: JSON for GET; for HEAD the same head (content-length included), no body.

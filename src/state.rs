@@ -45,6 +45,7 @@ impl AppState {
                 tracing::warn!("codex_auth is enabled but {why}; OpenAI requests without their own key will get 401");
             }
         }
+        crate::metrics::install();
         let recorder = Recorder::start(&config)?;
         let loopback_only = crate::access::listens_on_loopback(&config.host);
         Ok(Arc::new(Self {

@@ -42,6 +42,33 @@ impl Provider {
     }
 }
 
+/// Which assistant sent the request, from `user-agent` and `originator` (WIRE.md): `claude-code`,
+/// `codex`, `opencode`, `sdk` or `other`. Metrics label by it; the recorder stores it.
+pub(crate) fn client_name(headers: &HeaderMap) -> &'static str {
+    let lower = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let (ua, originator) = (lower("user-agent"), lower("originator"));
+    if ua.starts_with("claude-cli") || ua.contains("claude-code") {
+        "claude-code"
+    } else if originator.starts_with("codex") || ua.starts_with("codex") {
+        "codex"
+    } else if originator == "opencode" || ua.contains("opencode") {
+        "opencode"
+    } else if headers.contains_key("x-stainless-lang")
+        || ua.contains("anthropic")
+        || ua.contains("openai")
+    {
+        "sdk"
+    } else {
+        "other"
+    }
+}
+
 /// For paths both dialects use (`/v1/models`, unknown `/v1/...`): Anthropic clients always send
 /// `anthropic-version` (the SDK even with Bearer auth) or `x-api-key`; OpenAI clients send neither.
 pub(crate) fn detect(headers: &HeaderMap) -> Provider {

@@ -1,5 +1,5 @@
 //! `RequestCtx`: everything one proxied request learns on its way through the phases, and the end
-//! phase that reports it (log line now; metrics and the recorder hang off the same call later).
+//! phase that reports it: the recorder, `metrics::record_request`, the log line.
 
 use crate::error::{Fault, ProxyError};
 use crate::features::{Capture, DebugView};
@@ -26,6 +26,8 @@ pub(crate) struct RequestCtx {
     pub method: String,
     pub path: String,
     pub provider: Provider,
+    /// `providers::client_name` of the request headers (a metrics label).
+    pub client: &'static str,
     /// Found in the request body as it streams by (`request_body::ModelSniffer`).
     pub model: Arc<OnceLock<String>>,
     pub started: Instant,
@@ -71,8 +73,14 @@ impl RequestCtx {
             capture.response_chunk(&bytes::Bytes::from(body));
         }
         let end = match &error {
-            ProxyError::UpstreamTimeout { .. } => End::Timeout,
-            e if e.fault() == Fault::Upstream => End::UpstreamFailed(e.to_string()),
+            ProxyError::UpstreamTimeout { .. } => {
+                crate::metrics::record_upstream_error(self.provider.name(), "timeout");
+                End::Timeout
+            }
+            e if e.fault() == Fault::Upstream => {
+                crate::metrics::record_upstream_error(self.provider.name(), "unreachable");
+                End::UpstreamFailed(e.to_string())
+            }
             _ => End::Done,
         };
         self.finish(end);
@@ -95,10 +103,19 @@ impl RequestCtx {
         if let Some(debug) = self.debug.take() {
             debug.finish(&end);
         }
+        let total = self.started.elapsed();
+        crate::metrics::record_request(&crate::metrics::RequestFigures {
+            provider: self.provider.name(),
+            model: self.model.get().map(String::as_str),
+            client: self.client,
+            status: self.status,
+            total,
+            upstream: (!self.upstream_headers.is_zero()).then_some(self.upstream_headers),
+            overhead: self.overhead,
+        });
         if !self.log_requests {
             return;
         }
-        let total = self.started.elapsed();
         let outcome = match &end {
             End::Done if self.status >= 400 => "error_status".to_string(),
             End::Done => "ok".to_string(),

@@ -45,12 +45,14 @@ pub(crate) async fn forward(
     let capture = state.recorder.begin(&parts.headers, started);
     let sink = capture.as_ref().map(|c| c.request_sink());
     let id = state.next_request_id();
+    crate::metrics::request_started();
     let debug = DebugView::begin(state.config.logging.log_requests, id, provider, &parts);
     let mut ctx = RequestCtx {
         id,
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         provider,
+        client: crate::providers::client_name(&parts.headers),
         model: model.clone(),
         started,
         overhead: Duration::ZERO,
@@ -72,7 +74,7 @@ pub(crate) async fn forward(
     };
     let request = Request::from_parts(
         parts,
-        RequestBody::new(body, limit, ctx.log_requests.then_some(model), sink, debug).boxed(),
+        RequestBody::new(body, limit, Some(model), sink, debug).boxed(),
     );
 
     // Upstream phase.

@@ -44,7 +44,7 @@ pub(crate) struct RequestBody {
     inner: Incoming,
     limit: u64,
     seen: u64,
-    /// Only when the request log wants the model (nothing else needs it on the request path).
+    /// The model for the request log and the metrics label (it stops scanning once found).
     sniffer: Option<ModelSniffer>,
     /// The recorder's copy of the body (reference-counted clones of each frame).
     sink: Option<RequestSink>,
@@ -128,7 +128,7 @@ impl HttpBody for RequestBody {
 }
 
 /// Finds the first `"model": "<name>"` in a JSON body as it streams past, across chunk boundaries.
-/// A heuristic for the request log only (the recorder parses bodies properly, off the request path):
+/// A heuristic for the request log and metrics labels (the recorder parses bodies properly, off the request path):
 /// it skips `\"model\"` inside strings and `"model": {` in tool schemas.
 struct ModelSniffer {
     found: Arc<OnceLock<String>>,

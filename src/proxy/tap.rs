@@ -77,6 +77,8 @@ pub(crate) struct ResponseBody {
     /// An error event waiting to be sent; after it the stream ends.
     pending: Option<Bytes>,
     done: bool,
+    /// When the previous frame of an event stream arrived (`lunaroute_stream_chunk_interval_seconds`).
+    last_chunk: Option<Instant>,
     ctx: Option<RequestCtx>,
 }
 
@@ -90,6 +92,7 @@ impl ResponseBody {
             tail: *b"\n\n",
             pending: None,
             done: false,
+            last_chunk: None,
             ctx: Some(ctx),
         }
     }
@@ -107,6 +110,13 @@ impl ResponseBody {
         why: String,
         code: &str,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(ctx) = &self.ctx {
+            let kind = match end {
+                End::Timeout => "stream_timeout",
+                _ => "stream_failed",
+            };
+            crate::metrics::record_upstream_error(ctx.provider.name(), kind);
+        }
         self.end(end);
         self.done = true;
         let message = format!("LunaRoute: provider stream failed: {why}");
@@ -150,8 +160,14 @@ impl HttpBody for ResponseBody {
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                this.timer.as_mut().reset(Instant::now() + this.silence);
+                let now = Instant::now();
+                this.timer.as_mut().reset(now + this.silence);
                 if let (Some(data), Some(ctx)) = (frame.data_ref(), this.ctx.as_mut()) {
+                    if ctx.is_stream {
+                        if let Some(last) = this.last_chunk.replace(now) {
+                            crate::metrics::record_chunk_interval(now - last);
+                        }
+                    }
                     ctx.bytes_out += data.len() as u64;
                     ctx.chunks_out += 1;
                     if let Some(capture) = ctx.capture.as_mut() {

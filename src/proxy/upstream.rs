@@ -1,5 +1,6 @@
 //! One provider's upstream: its joined base URL, configured credential, pooled hyper-util client
 //! (rustls with ring, ALPN h2 + http/1.1, webpki roots) and timeouts. Built once at startup.
+//! The connector is wrapped in `Counting`, which feeds `lunaroute_upstream_connections_created_total`.
 
 use crate::body::Body;
 use crate::config::{ProviderConfig, Secret};
@@ -10,10 +11,43 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
+pub(crate) type HttpClient = Client<Counting<HttpsConnector<HttpConnector>>, Body>;
+
+/// A connector that counts the connections it completes (TCP, and TLS when `https`). The pool only
+/// calls the connector when it has no idle connection to hand out, so every call is a new one.
+#[derive(Clone)]
+pub(crate) struct Counting<C>(C);
+
+type Connecting<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<C> tower_service::Service<http::Uri> for Counting<C>
+where
+    C: tower_service::Service<http::Uri>,
+    C::Future: Send + 'static,
+{
+    type Response = C::Response;
+    type Error = C::Error;
+    type Future = Connecting<C::Response, C::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let connecting = self.0.call(uri);
+        Box::pin(async move {
+            let connection = connecting.await?;
+            crate::metrics::connection_created();
+            Ok(connection)
+        })
+    }
+}
 
 pub(crate) struct Upstream {
     pub provider: Provider,
@@ -68,7 +102,7 @@ impl Upstream {
             .pool_max_idle_per_host(http.pool_max_idle_per_host)
             // The pool's idle timer only touches idle connections, never in-flight ones (F9).
             .pool_idle_timeout(Duration::from_secs(http.pool_idle_timeout_secs))
-            .build(https);
+            .build(Counting(https));
 
         let mut ws_tls = tls_config();
         ws_tls.alpn_protocols = vec![b"http/1.1".to_vec()];

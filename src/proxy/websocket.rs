@@ -120,6 +120,7 @@ pub(crate) async fn relay(
                 return;
             }
         };
+        crate::metrics::websocket_opened();
         let (mut client, mut provider) = (TokioIo::new(client), TokioIo::new(provider));
         let relay = async {
             match &tap {
@@ -131,6 +132,7 @@ pub(crate) async fn relay(
             result = relay => result,
             () = cut => Err(std::io::Error::other(CUT_AT_SHUTDOWN)),
         };
+        crate::metrics::websocket_closed();
         if let Some(tap) = &tap {
             tap.close(result.as_ref().err().map(|e| e.to_string()));
         }

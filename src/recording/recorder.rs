@@ -9,6 +9,7 @@ use super::writer::{self, Msg};
 use super::ws_session::WsSession;
 use crate::config::Config;
 use crate::error::StartupError;
+use crate::metrics::recorded as metrics;
 use crate::providers::Provider;
 use crate::proxy::ctx::{End, RequestCtx};
 use bytes::Bytes;
@@ -101,6 +102,7 @@ impl Recorder {
             .unwrap_or(0);
         if inner.queued.load(Ordering::Relaxed) + size > inner.budget {
             inner.lost.fetch_add(1, Ordering::Relaxed);
+            metrics::record_recorder_lost();
             if !inner.warned.swap(true, Ordering::Relaxed) {
                 tracing::warn!("recording queue is over its {} MB budget: writing a gap marker instead of request {request_id}", inner.budget / (1024 * 1024));
             }
@@ -111,7 +113,8 @@ impl Recorder {
             });
             return;
         }
-        inner.queued.fetch_add(size, Ordering::Relaxed);
+        let queued = inner.queued.fetch_add(size, Ordering::Relaxed) + size;
+        metrics::record_recorder_queue(queued);
         let exchange = Exchange {
             request_id,
             capture,
@@ -127,6 +130,7 @@ impl Recorder {
         if inner.tx.send(Msg::Exchange(Box::new(exchange))).is_err() {
             inner.queued.fetch_sub(size, Ordering::Relaxed);
             inner.lost.fetch_add(1, Ordering::Relaxed);
+            metrics::record_recorder_lost();
         }
     }
 
@@ -225,7 +229,8 @@ impl WsTap {
             });
             return;
         }
-        self.queued.fetch_add(bytes.len(), Ordering::Relaxed);
+        let queued = self.queued.fetch_add(bytes.len(), Ordering::Relaxed) + bytes.len();
+        metrics::record_recorder_queue(queued);
         let _ = self.tx.send(Msg::WsBytes {
             id: self.id,
             from_client,

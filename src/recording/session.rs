@@ -88,25 +88,12 @@ pub(crate) fn sanitize(raw: &str) -> Option<String> {
 
 /// From `user-agent` and `originator`.
 pub(crate) fn client_kind(headers: &HeaderMap) -> ClientKind {
-    let ua = header(headers, "user-agent")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let originator = header(headers, "originator")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if ua.starts_with("claude-cli") || ua.contains("claude-code") {
-        ClientKind::ClaudeCode
-    } else if originator.starts_with("codex") || ua.starts_with("codex") {
-        ClientKind::Codex
-    } else if originator == "opencode" || ua.contains("opencode") {
-        ClientKind::Opencode
-    } else if headers.contains_key("x-stainless-lang")
-        || ua.contains("anthropic")
-        || ua.contains("openai")
-    {
-        ClientKind::Sdk
-    } else {
-        ClientKind::Other
+    match crate::providers::client_name(headers) {
+        "claude-code" => ClientKind::ClaudeCode,
+        "codex" => ClientKind::Codex,
+        "opencode" => ClientKind::Opencode,
+        "sdk" => ClientKind::Sdk,
+        _ => ClientKind::Other,
     }
 }
 

@@ -14,6 +14,7 @@ use super::summary::Summary;
 use super::ws_session::WsSession;
 use crate::config::{expand_home, Config, RetentionConfig};
 use crate::error::StartupError;
+use crate::metrics::recorded as metrics;
 use crate::proxy::ctx::End;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -203,6 +204,33 @@ pub(crate) fn spawn(
     Ok((tx, handle))
 }
 
+/// Tokens, cost, time to first token and tools of one record (`lunaroute_tokens_total`, ...).
+fn record_metrics(record: &RequestRecord) {
+    let usage = &record.response.usage;
+    metrics::record_tokens([
+        ("input", usage.input),
+        ("output", usage.output),
+        ("cache_read", usage.cache_read),
+        ("cache_creation", usage.cache_creation),
+        ("thinking", usage.thinking),
+    ]);
+    if let Some(usd) = record.cost_usd {
+        metrics::record_cost(usd);
+    }
+    if let Some(ms) = record.timings.ttft_ms {
+        metrics::record_ttft(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+    }
+    for call in &record.response.tool_calls {
+        metrics::record_tool_call(&call.name);
+    }
+    for done in &record.tool_executions {
+        metrics::record_tool_duration(
+            &done.name,
+            Duration::from_secs_f64(done.duration_ms.max(0.0) / 1000.0),
+        );
+    }
+}
+
 fn run(rx: Receiver<Msg>, mut w: Writer) {
     let cleanup_every = w
         .retention
@@ -314,11 +342,14 @@ impl Writer {
     }
 
     fn release(&self, size: usize) {
-        let _ = self
+        if let Ok(before) = self
             .queued
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
                 Some(q.saturating_sub(size))
-            });
+            })
+        {
+            metrics::record_recorder_queue(before.saturating_sub(size));
+        }
     }
 
     fn add(&mut self, finished: Finished) {
@@ -328,6 +359,7 @@ impl Writer {
             tools: &mut self.tools,
         };
         let record = finished.into_record(&mut cx);
+        record_metrics(&record);
         self.summary.add(&record);
         self.batch.push(record);
     }

@@ -6,6 +6,9 @@ mod support;
 mod cli;
 mod config;
 mod errors;
+mod metrics;
+#[cfg(feature = "recording")]
+mod metrics_recording;
 mod passthrough;
 #[cfg(feature = "recording")]
 mod recording;
