@@ -213,3 +213,40 @@ async fn values_after_known_traffic() {
         "{text}"
     );
 }
+
+/// The README's metric table names exactly the metrics `src/metrics.rs` defines, and its scrape
+/// config points at the default address.
+#[test]
+fn readme_lists_every_metric() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let section = readme
+        .split("\n## Metrics\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Metrics section");
+    let names = |text: &str, open: &str, close: char| {
+        let mut found: Vec<String> = text
+            .split(open)
+            .skip(1)
+            .filter_map(|s| s.split(close).next())
+            .filter(|s| s.starts_with("lunaroute_") && !s.contains(['{', '(', ' ']))
+            .map(str::to_string)
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    };
+    let table: String = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| l.split('|').nth(1).unwrap_or(""))
+        .collect();
+    let source = std::fs::read_to_string(format!("{root}/src/metrics.rs")).unwrap();
+    let listed = names(&table, "`", '`');
+    assert_eq!(listed.len(), 18, "{listed:?}");
+    assert_eq!(listed, names(&source, "\"", '"'));
+    assert!(section.contains("metrics_path: /metrics"));
+    let config = lunaroute::config::Config::default();
+    assert!(section.contains(&format!("targets: [\"{}:{}\"]", config.host, config.port)));
+}
