@@ -7,6 +7,7 @@
 //! - while listening on loopback, a `Host` that is not a loopback name is refused, which defeats DNS
 //!   rebinding (a page whose own host name resolves to 127.0.0.1).
 
+use crate::config::Secret;
 use crate::error::ProxyError;
 use http::{header, HeaderMap, Uri};
 
@@ -66,6 +67,55 @@ pub(crate) fn check(loopback_only: bool, uri: &Uri, headers: &HeaderMap) -> Resu
     Ok(())
 }
 
+/// The search API (`/sessions`, `/stats`) serves recorded conversations, so on top of `check`:
+/// on a non-loopback bind it is off (404) without `sessions.api_token`; a `Host` that is neither a
+/// loopback name nor the configured `host` is refused (403, DNS rebinding); and the request must
+/// carry `Authorization: Bearer <token>` (401). On loopback, `check` already holds the Host rule.
+pub(crate) fn check_sessions(
+    loopback_only: bool,
+    configured_host: &str,
+    token: Option<&Secret>,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<(), ProxyError> {
+    if loopback_only {
+        return Ok(());
+    }
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(ProxyError::NotFound {
+            method: "GET".into(),
+            path: format!("{path} (set sessions.api_token to serve it on a non-loopback address)"),
+        });
+    };
+    if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        let name = host_of(host);
+        let configured = name
+            .trim_matches(['[', ']'])
+            .eq_ignore_ascii_case(configured_host.trim_matches(['[', ']']));
+        if !is_loopback_host(name) && !configured {
+            return Err(ProxyError::Forbidden(format!(
+                "Host `{host}` is neither localhost nor the configured host `{configured_host}` (DNS rebinding guard)"
+            )));
+        }
+    }
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !same_secret(sent.as_bytes(), token.expose().as_bytes()) {
+        return Err(ProxyError::Unauthorized(
+            "this endpoint needs `Authorization: Bearer <sessions.api_token>`".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Compares in time independent of where the first difference is.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Paths with `.` or `..` segments (also percent-encoded) could climb out of the provider's base
 /// path once joined, with the user's key attached: refused.
 pub(crate) fn has_dot_segments(path: &str) -> bool {
@@ -117,6 +167,44 @@ mod tests {
         // Listening on all interfaces: remote clients use any Host; web pages are still refused.
         assert!(check(false, &uri, &headers(&[("host", "10.0.0.5:8081")])).is_ok());
         assert!(check(false, &uri, &headers(&[("origin", "https://evil.example")])).is_err());
+    }
+
+    #[test]
+    fn sessions_need_a_token_and_a_known_host_off_loopback() {
+        let token = Secret::new("t0k");
+        let check = |token: Option<&Secret>, h: &HeaderMap| {
+            check_sessions(false, "10.0.0.5", token, "/sessions", h)
+                .map_err(|e| e.status().as_u16())
+        };
+        let good = headers(&[("host", "10.0.0.5:8081"), ("authorization", "Bearer t0k")]);
+        assert_eq!(check(Some(&token), &good), Ok(()));
+        assert_eq!(check(None, &good), Err(404));
+        assert_eq!(
+            check(
+                Some(&token),
+                &headers(&[("host", "localhost"), ("authorization", "Bearer t0k")])
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(Some(&token), &headers(&[("host", "10.0.0.5")])),
+            Err(401)
+        );
+        assert_eq!(
+            check(
+                Some(&token),
+                &headers(&[("host", "10.0.0.5"), ("authorization", "Bearer t0")])
+            ),
+            Err(401)
+        );
+        assert_eq!(
+            check(
+                Some(&token),
+                &headers(&[("host", "evil.example"), ("authorization", "Bearer t0k")])
+            ),
+            Err(403)
+        );
+        assert!(check_sessions(true, "127.0.0.1", None, "/sessions", &headers(&[])).is_ok());
     }
 
     #[test]

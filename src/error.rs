@@ -33,6 +33,11 @@ pub enum ProxyError {
     UpstreamUnreachable(String),
     /// The provider sent no response headers within the silence timeout.
     UpstreamTimeout { secs: u64 },
+    /// A local endpoint (the search API) needs a token the request did not carry.
+    Unauthorized(String),
+    /// Asked for something this build or this config does not provide (`recording` compiled out,
+    /// the SQLite store switched off).
+    FeatureDisabled(String),
     /// A bug or an impossible state on our side.
     Internal(String),
 }
@@ -47,7 +52,9 @@ impl ProxyError {
             | Self::BodyTooLarge { .. }
             | Self::BadRequest(_)
             | Self::Forbidden(_)
-            | Self::MissingCredentials(_) => Fault::Client,
+            | Self::MissingCredentials(_)
+            | Self::Unauthorized(_)
+            | Self::FeatureDisabled(_) => Fault::Client,
             Self::UpstreamUnreachable(_) | Self::UpstreamTimeout { .. } => Fault::Upstream,
             Self::Internal(_) => Fault::Internal,
         }
@@ -59,7 +66,8 @@ impl ProxyError {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::MissingCredentials(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingCredentials(_) | Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::FeatureDisabled(_) => StatusCode::NOT_IMPLEMENTED,
             Self::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -87,6 +95,16 @@ impl ProxyError {
                 "authentication_error",
                 "invalid_request_error",
                 "missing_credentials",
+            ),
+            Self::Unauthorized(_) => (
+                "authentication_error",
+                "invalid_request_error",
+                "unauthorized",
+            ),
+            Self::FeatureDisabled(_) => (
+                "not_found_error",
+                "invalid_request_error",
+                "feature_disabled",
             ),
             Self::UpstreamUnreachable(_) => ("api_error", "server_error", "upstream_unreachable"),
             Self::UpstreamTimeout { .. } => ("api_error", "server_error", "upstream_timeout"),
@@ -153,6 +171,8 @@ impl fmt::Display for ProxyError {
             Self::BadRequest(why) => write!(f, "bad request: {why}"),
             Self::Forbidden(why) => write!(f, "forbidden: {why}"),
             Self::MissingCredentials(why) => write!(f, "no credentials to send upstream: {why}"),
+            Self::Unauthorized(why) => write!(f, "unauthorized: {why}"),
+            Self::FeatureDisabled(why) => write!(f, "not available: {why}"),
             Self::UpstreamUnreachable(why) => write!(f, "provider unreachable: {why}"),
             Self::UpstreamTimeout { secs } => {
                 write!(f, "provider sent no response headers within {secs} s")

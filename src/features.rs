@@ -103,6 +103,23 @@ mod recording_disabled {
     }
 }
 
+/// The session search API (`GET /sessions`, `/sessions/{id}`, `/stats`): the real one, or in the
+/// slim build an answer that says why there is none.
+pub(crate) mod search {
+    #[cfg(feature = "recording")]
+    pub(crate) use crate::recording::search::handle;
+
+    #[cfg(not(feature = "recording"))]
+    pub(crate) async fn handle(
+        _: &crate::state::AppState,
+        _: &http::Uri,
+    ) -> Result<http::Response<crate::body::Body>, crate::error::ProxyError> {
+        Err(crate::error::ProxyError::FeatureDisabled(
+            "this build has no `recording` feature, so no session search".into(),
+        ))
+    }
+}
+
 /// The features compiled into this build, for `--version` and startup logs.
 pub fn compiled() -> Vec<&'static str> {
     [

@@ -6,6 +6,7 @@
 use crate::access;
 use crate::body::{self, Body};
 use crate::error::{Fault, ProxyError};
+use crate::features;
 use crate::providers::{self, Provider};
 use crate::proxy;
 use crate::state::AppState;
@@ -20,6 +21,8 @@ enum Route {
     Root,
     Health,
     Ready,
+    /// `GET /sessions...`, `/stats`: the search API (`features::search`).
+    Search,
     Metrics,
     Provider(Provider),
     NotFound,
@@ -41,6 +44,7 @@ fn route(state: &AppState, req: &Request<Incoming>) -> Route {
         (&Method::GET | &Method::HEAD, "/healthz") => Route::Health,
         (&Method::GET | &Method::HEAD, "/readyz") => Route::Ready,
         (&Method::GET | &Method::HEAD, "/metrics") => Route::Metrics,
+        (&Method::GET, p) if is_search_path(p) => Route::Search,
         (_, p) if p == "/v1/messages" || p.starts_with("/v1/messages/") => {
             Route::Provider(Provider::Anthropic)
         }
@@ -51,6 +55,10 @@ fn route(state: &AppState, req: &Request<Incoming>) -> Route {
         }
         _ => Route::NotFound,
     }
+}
+
+fn is_search_path(path: &str) -> bool {
+    path == "/sessions" || path.starts_with("/sessions/") || path == "/stats"
 }
 
 fn shared_path_provider(state: &AppState, req: &Request<Incoming>) -> Provider {
@@ -92,6 +100,16 @@ pub async fn handle(
         )),
         Route::Ready => Ok(admin(&method, StatusCode::OK, &json!({"status": "ready"}))),
         Route::Metrics => Ok(metrics_text(&method)),
+        Route::Search => match access::check_sessions(
+            state.loopback_only(),
+            &state.config.host,
+            state.config.sessions.api_token.as_ref(),
+            &path,
+            req.headers(),
+        ) {
+            Ok(()) => features::search::handle(&state, req.uri()).await,
+            Err(e) => Err(e),
+        },
         Route::Provider(provider) => proxy::forward(&state, req, provider).await,
         Route::NotFound => Err(ProxyError::NotFound {
             method: method.to_string(),

@@ -48,6 +48,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "logging",
     "session_recording",
     "ui",
+    "sessions",
     "pricing",
 ];
 

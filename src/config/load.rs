@@ -191,6 +191,10 @@ fn expand_env_refs(config: &mut Config) -> Result<(), String> {
         let auth_key = format!("providers.{name}.codex_auth.auth_file");
         provider.codex_auth.auth_file = expand_vars(&auth_key, &provider.codex_auth.auth_file)?;
     }
+    if let Some(token) = &config.sessions.api_token {
+        let expanded = expand_vars("sessions.api_token", token.expose())?;
+        config.sessions.api_token = Some(super::Secret::new(expanded));
+    }
     let rec = &mut config.session_recording;
     rec.sqlite.path = expand_vars("session_recording.sqlite.path", &rec.sqlite.path)?;
     rec.jsonl.directory = expand_vars("session_recording.jsonl.directory", &rec.jsonl.directory)?;

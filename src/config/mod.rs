@@ -46,6 +46,8 @@ pub struct Config {
     pub logging: Logging,
     pub session_recording: SessionRecording,
     pub ui: Ui,
+    /// The session search API (`/sessions`, `/stats`).
+    pub sessions: Sessions,
     /// Extra or corrected prices for cost estimates, keyed by model-name prefix
     /// (`[pricing."claude-sonnet-4"]` prices `claude-sonnet-4-20250514` too). Empty by default:
     /// the built-in table is in `recording::pricing`.
@@ -158,6 +160,14 @@ pub struct PriceConfig {
     pub cache_read: Option<f64>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sessions {
+    /// Required as `Authorization: Bearer <token>` when the proxy listens on a non-loopback
+    /// address; unset there, the search API is off. Not needed on loopback.
+    pub api_token: Option<Secret>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ui {
@@ -179,6 +189,7 @@ impl Default for Config {
             logging: Logging::default(),
             session_recording: SessionRecording::default(),
             ui: Ui::default(),
+            sessions: Sessions::default(),
             pricing: BTreeMap::new(),
         }
     }

@@ -20,6 +20,7 @@ pub(crate) mod pricing;
 pub(crate) mod record;
 mod recorder;
 pub(crate) mod retention;
+pub(crate) mod search;
 pub(crate) mod session;
 pub(crate) mod sqlite;
 pub(crate) mod sse;

@@ -13,6 +13,8 @@ mod passthrough;
 #[cfg(feature = "recording")]
 mod recording;
 mod routes;
+#[cfg(feature = "recording")]
+mod search;
 mod shutdown;
 mod streaming;
 mod websocket;

@@ -353,3 +353,17 @@ async fn web_pages_rebound_hosts_and_dot_paths_are_refused() {
         r#"{"status":"ok"}"#.len().to_string().as_str()
     );
 }
+
+/// The search API without a store to read (recording off here, or compiled out in the slim build):
+/// a clear 501 in JSON, never a request to a provider.
+#[tokio::test]
+async fn search_without_recording_says_why() {
+    let (a, o) = two_mocks().await;
+    let proxy = spawn_proxy(config_for(&a, &o)).await;
+    for path in ["/sessions", "/sessions/x", "/stats?days=1"] {
+        let (head, body) = fetch(proxy.addr, get(path, &[])).await;
+        assert_eq!(head.status(), 501, "{path}");
+        assert!(json(&body).to_string().contains("not available"), "{path}");
+    }
+    assert!(a.requests().is_empty() && o.requests().is_empty());
+}
