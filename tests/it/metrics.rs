@@ -98,7 +98,7 @@ async fn route_serves_prometheus_text_in_every_build() {
     assert!(body.is_empty());
 }
 
-/// Known traffic through the real binary: two streamed Anthropic requests (one connection, reused),
+/// Known traffic through the real binary: two streamed Anthropic requests (on pooled connections),
 /// one OpenAI request to a closed port (502); then every request-level figure, exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_after_known_traffic() {
@@ -196,14 +196,12 @@ async fn values_after_known_traffic() {
     );
     let gaps = v("lunaroute_stream_chunk_interval_seconds_sum", &[]).unwrap();
     assert!(gaps >= 0.11, "{gaps}");
-    assert_eq!(
-        v("lunaroute_upstream_connections_created_total", &[]),
-        Some(1.0)
-    );
-    assert_eq!(
-        v("lunaroute_upstream_connections_reused_total", &[]),
-        Some(1.0)
-    );
+    // Two requests got headers: each rode a new connection or a pooled one. Usually the second
+    // reuses the first, but the pool may not have it back yet when the second one starts.
+    let created = v("lunaroute_upstream_connections_created_total", &[]).unwrap();
+    let reused = v("lunaroute_upstream_connections_reused_total", &[]).unwrap();
+    assert!(created >= 1.0, "{created}");
+    assert_eq!(created + reused, 2.0);
     assert_eq!(v("lunaroute_open_websockets", &[]), Some(0.0));
     // A P99 needs buckets: the histogram has them, up to +Inf.
     assert!(
