@@ -290,6 +290,8 @@ async fn bad_parameters_are_400_naming_them() {
         ("/sessions?min_cost=-1", "min_cost"),
         ("/sessions?max_total_tokens=many", "max_total_tokens"),
         ("/sessions?text_search=", "text_search"),
+        ("/sessions?text_search=zebrafish%00", "text_search"),
+        ("/sessions?text_search=zebra%01fish", "text_search"),
         ("/sessions?modle=x", "modle"),
         ("/stats?days=0", "days"),
     ] {

@@ -99,10 +99,16 @@ async fn read<T: Send + 'static>(
             .map_err(|e| e.to_string())?;
         f(&conn).map_err(|e| format!("reading {}: {e}", db.display()))
     });
-    match task.await {
-        Ok(result) => result.map_err(ProxyError::Internal),
-        Err(e) => Err(ProxyError::Internal(format!("search task failed: {e}"))),
-    }
+    let detail = match task.await {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(e)) => e,
+        Err(e) => format!("search task failed: {e}"),
+    };
+    // The detail (file paths, SQLite's message) goes to the log only, never to the client.
+    tracing::warn!("session search: {detail}");
+    Err(ProxyError::Internal(
+        "the session store could not be read (details in LunaRoute's log)".into(),
+    ))
 }
 
 /// The session's requests as exported from JSONL (`recording::export`), when JSONL is on;
@@ -167,6 +173,18 @@ fn json_response(value: &Value) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn store_errors_do_not_reveal_paths() {
+        let db = std::env::temp_dir().join("lunaroute-no-such-dir/secret-name/sessions.db");
+        let err = read(db, |_| Ok(())).await.unwrap_err();
+        assert!(matches!(err, ProxyError::Internal(_)), "{err}");
+        let shown = err.to_string();
+        assert!(
+            !shown.contains("secret-name") && !shown.contains("lunaroute-no-such-dir"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn paths() {

@@ -216,7 +216,12 @@ pub(super) fn stats_since(query: Option<&str>, now: i64) -> Result<i64, String> 
 
 /// The user's words as an FTS5 expression: each whitespace-separated word becomes a quoted
 /// phrase (inner quotes doubled), so FTS5 operators in the input are plain text, never syntax.
+/// Control characters (NUL included) are refused: SQLite's FTS5 parser stops at a NUL, and none of
+/// them can be meant as search text. Tab and line breaks are whitespace and only separate words.
 pub(super) fn fts_expression(input: &str) -> Result<String, String> {
+    if input.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+        return Err(bad("text_search", "must not contain control characters"));
+    }
     let words: Vec<String> = input
         .split_whitespace()
         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
@@ -320,6 +325,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(q.text.as_deref(), Some(r#""foo" """bar""#));
+        let tabbed = SessionQuery::parse(Some("text_search=foo%09bar%0A"), 0).unwrap();
+        assert_eq!(tabbed.text.as_deref(), Some(r#""foo" "bar""#));
         assert_eq!(
             (q.sort, q.limit, q.offset, q.success),
             (Sort::Cost, 10, 20, Some(false))
@@ -335,6 +342,10 @@ mod tests {
             ("min_cost=NaN", "min_cost"),
             ("min_total_tokens=1.5", "min_total_tokens"),
             ("text_search=", "text_search"),
+            ("text_search=zebrafish%00", "text_search"),
+            ("text_search=a%07b", "text_search"),
+            ("text_search=%1B%5B0m", "text_search"),
+            ("text_search=x%7F", "text_search"),
             ("colour=red", "colour"),
             ("model=a&model=b", "model"),
             ("model=%zz", "model"),
