@@ -69,7 +69,8 @@ pub(crate) fn check(loopback_only: bool, uri: &Uri, headers: &HeaderMap) -> Resu
 
 /// The search API (`/sessions`, `/stats`) serves recorded conversations, so on top of `check`:
 /// on a non-loopback bind it is off (404) without `sessions.api_token`; a `Host` that is neither a
-/// loopback name nor the configured `host` is refused (403, DNS rebinding); and the request must
+/// loopback name nor the configured `host` (nor, on a `0.0.0.0`/`::` bind, an IP literal) is
+/// refused (403, DNS rebinding); and the request must
 /// carry `Authorization: Bearer <token>` (401). On loopback, `check` already holds the Host rule.
 pub(crate) fn check_sessions(
     loopback_only: bool,
@@ -89,10 +90,12 @@ pub(crate) fn check_sessions(
     };
     if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
         let name = host_of(host);
-        let configured = name
-            .trim_matches(['[', ']'])
-            .eq_ignore_ascii_case(configured_host.trim_matches(['[', ']']));
-        if !is_loopback_host(name) && !configured {
+        let bare = name.trim_matches(['[', ']']);
+        let configured = bare.eq_ignore_ascii_case(configured_host.trim_matches(['[', ']']));
+        // On a wildcard bind the machine's own addresses are not known: any IP literal is one a
+        // client dialled directly. DNS rebinding needs a name, so names stay refused.
+        let wildcard_ip = is_wildcard(configured_host) && bare.parse::<std::net::IpAddr>().is_ok();
+        if !is_loopback_host(name) && !configured && !wildcard_ip {
             return Err(ProxyError::Forbidden(format!(
                 "Host `{host}` is neither localhost nor the configured host `{configured_host}` (DNS rebinding guard)"
             )));
@@ -109,6 +112,14 @@ pub(crate) fn check_sessions(
         ));
     }
     Ok(())
+}
+
+/// `0.0.0.0` or `::`: listening on every interface.
+fn is_wildcard(configured_host: &str) -> bool {
+    configured_host
+        .trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified())
 }
 
 /// Compares in time independent of where the first difference is.
@@ -205,6 +216,44 @@ mod tests {
             Err(403)
         );
         assert!(check_sessions(true, "127.0.0.1", None, "/sessions", &headers(&[])).is_ok());
+    }
+
+    #[test]
+    fn wildcard_binds_accept_ip_literals_but_not_foreign_names() {
+        let token = Secret::new("t0k");
+        for configured in ["0.0.0.0", "::", "[::]"] {
+            let check = |host: &'static str| {
+                check_sessions(
+                    false,
+                    configured,
+                    Some(&token),
+                    "/sessions",
+                    &headers(&[("host", host), ("authorization", "Bearer t0k")]),
+                )
+                .map_err(|e| e.status().as_u16())
+            };
+            for ok in [
+                "192.0.2.2:18782",
+                "192.0.2.2",
+                "[2001:db8::2]:18782",
+                "localhost:18782",
+                "0.0.0.0:18782",
+            ] {
+                assert_eq!(check(ok), Ok(()), "{configured} {ok}");
+            }
+            for bad in ["rebound.example:18782", "192.0.2.2.nip.io", "evil"] {
+                assert_eq!(check(bad), Err(403), "{configured} {bad}");
+            }
+        }
+        // A specific bind address still only accepts itself (and localhost).
+        assert!(check_sessions(
+            false,
+            "10.0.0.5",
+            Some(&token),
+            "/sessions",
+            &headers(&[("host", "192.0.2.2"), ("authorization", "Bearer t0k")])
+        )
+        .is_err());
     }
 
     #[test]

@@ -444,4 +444,11 @@ async fn off_loopback_the_api_needs_a_token_and_a_known_host() {
         .body(Default::default())
         .unwrap();
     assert_eq!(fetch(proxy.addr, configured).await.0.status(), 200);
+    // Bound to every interface, a remote client dials one of the machine's addresses.
+    let remote = Request::get("/stats")
+        .header("host", "192.0.2.2:18782")
+        .header(auth.0, auth.1)
+        .body(Default::default())
+        .unwrap();
+    assert_eq!(fetch(proxy.addr, remote).await.0.status(), 200);
 }
