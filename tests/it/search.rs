@@ -122,7 +122,7 @@ async fn record_sessions() -> Recorded {
     pause().await;
     let fail = body(
         "claude-sonnet-4-6",
-        r#"{"role":"user","content":"Too much"}"#,
+        r#"{"role":"user","content":"Too much xsstoken <img src=x onerror=alert(1)> </mark>"}"#,
     );
     assert_eq!(fetch(proxy.addr, post(FAIL, &fail)).await.0.status(), 429);
     pause().await;
@@ -182,6 +182,15 @@ async fn text_search_finds_tool_results_and_split_stream_words() {
     let snippet = body["sessions"][0]["snippet"].as_str().unwrap();
     assert!(snippet.contains("<mark>xylophone</mark>"), "{snippet}");
     assert_eq!(body["total"], 1);
+    // Recorded text is HTML-escaped; only the hit markers are markup.
+    let (_, body) = get_json(&proxy, "/sessions?text_search=xsstoken").await;
+    let snippet = body["sessions"][0]["snippet"].as_str().unwrap();
+    assert_eq!(body["sessions"][0]["id"], FAIL);
+    assert!(
+        snippet.contains("<mark>xsstoken</mark> &lt;img src=x onerror=alert(1)&gt; &lt;/mark&gt;"),
+        "{snippet}"
+    );
+    assert!(!snippet.contains("<img"), "{snippet}");
 }
 
 #[tokio::test]

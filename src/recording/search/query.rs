@@ -136,7 +136,7 @@ pub(super) fn list_sessions(conn: &Connection, q: &SessionQuery) -> Result<Value
     )?;
     // The snippet: the session's latest matching request, the hit marked.
     let snippet = match &q.text {
-        Some(_) => ", (SELECT snippet(requests_fts, 2, '<mark>', '</mark>', '…', 16) FROM requests_fts
+        Some(_) => ", (SELECT snippet(requests_fts, 2, char(57344), char(57345), '…', 16) FROM requests_fts
                        WHERE requests_fts MATCH ?1 AND session_id = s.id ORDER BY rowid DESC LIMIT 1)
                      AS snippet",
         None => "",
@@ -153,10 +153,50 @@ pub(super) fn list_sessions(conn: &Connection, q: &SessionQuery) -> Result<Value
     let mut stmt = conn.prepare(&sql)?;
     let sessions = stmt
         .query_map(params_from_iter(values.iter()), |row| {
-            session_json(row).map(Value::Object)
+            let mut session = session_json(row)?;
+            if let Some(Value::String(snippet)) = session.get_mut("snippet") {
+                *snippet = snippet_html(snippet);
+            }
+            Ok(Value::Object(session))
         })?
         .collect::<Result<Vec<_>>>()?;
     Ok(json!({"sessions": sessions, "total": total, "limit": q.limit, "offset": q.offset}))
+}
+
+/// FTS5 marks a hit with these (private-use characters, see `list_sessions`) so the recorded text
+/// can be escaped before the marks become HTML.
+const MARK_OPEN: char = '\u{E000}';
+const MARK_CLOSE: char = '\u{E001}';
+
+/// A snippet as safe HTML: the recorded text escaped, each hit in `<mark>…</mark>`. Marker
+/// characters that were in the recorded text itself could only misplace a mark: open and close
+/// always alternate, and a mark left open is closed.
+fn snippet_html(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 16);
+    let mut open = false;
+    for c in raw.chars() {
+        match c {
+            MARK_OPEN if !open => {
+                out.push_str("<mark>");
+                open = true;
+            }
+            MARK_CLOSE if open => {
+                out.push_str("</mark>");
+                open = false;
+            }
+            MARK_OPEN | MARK_CLOSE => {}
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    if open {
+        out.push_str("</mark>");
+    }
+    out
 }
 
 /// `GET /sessions/{id}`: the session row, its requests in order (each with its tool calls), or
@@ -318,4 +358,24 @@ pub(super) fn stats(conn: &Connection, since_ms: i64) -> Result<Value> {
         "by_model": map(by_model),
         "by_tool": tools,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_are_escaped_html() {
+        let raw =
+            "xsstoken <img src=x onerror=alert(1)> </mark> & \"q\" 'a' \u{E000}hit\u{E001} tail";
+        assert_eq!(
+            snippet_html(raw),
+            "xsstoken &lt;img src=x onerror=alert(1)&gt; &lt;/mark&gt; &amp; &quot;q&quot; &#39;a&#39; <mark>hit</mark> tail"
+        );
+        // Marker characters recorded in the text cannot unbalance the marks.
+        assert_eq!(
+            snippet_html("\u{E001}a\u{E000}b\u{E000}c"),
+            "a<mark>bc</mark>"
+        );
+    }
 }
