@@ -302,6 +302,8 @@ async fn bad_parameters_are_400_naming_them() {
         ("/sessions?text_search=zebrafish%00", "text_search"),
         ("/sessions?text_search=zebra%01fish", "text_search"),
         ("/sessions?modle=x", "modle"),
+        ("/sessions?provider=bogus", "provider"),
+        ("/sessions?client=vim", "client"),
         ("/stats?days=0", "days"),
     ] {
         let (status, body) = get_json(&proxy, query).await;

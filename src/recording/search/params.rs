@@ -112,6 +112,21 @@ fn text(name: &str, value: String) -> Result<String, String> {
     Ok(value)
 }
 
+/// The values the store records in `sessions.provider` and `sessions.client`
+/// (`recording::sqlite::write`).
+const PROVIDERS: &[&str] = &["anthropic", "openai"];
+const CLIENTS: &[&str] = &["claude-code", "codex", "opencode", "sdk", "other"];
+
+fn one_of(name: &str, value: String, known: &[&str]) -> Result<String, String> {
+    if known.contains(&value.as_str()) {
+        return Ok(value);
+    }
+    Err(bad(
+        name,
+        format!("`{value}` is not one of {}", known.join(", ")),
+    ))
+}
+
 /// `days=N` → the cut-off N days before `now`.
 fn days_cutoff(value: &str, now: i64) -> Result<i64, String> {
     let days = non_negative("days", value)?;
@@ -156,8 +171,8 @@ impl SessionQuery {
                         })?)
                 }
                 "model" => q.model = Some(text(n, value)?),
-                "provider" => q.provider = Some(text(n, value)?),
-                "client" => q.client = Some(text(n, value)?),
+                "provider" => q.provider = Some(one_of(n, value, PROVIDERS)?),
+                "client" => q.client = Some(one_of(n, value, CLIENTS)?),
                 "tool" => q.tool = Some(text(n, value)?),
                 "success" => {
                     q.success = Some(match value.as_str() {
@@ -347,6 +362,10 @@ mod tests {
             ("text_search=%1B%5B0m", "text_search"),
             ("text_search=x%7F", "text_search"),
             ("colour=red", "colour"),
+            ("provider=bogus", "provider"),
+            ("provider=Anthropic", "provider"),
+            ("client=vim", "client"),
+            ("client=", "client"),
             ("model=a&model=b", "model"),
             ("model=%zz", "model"),
         ] {
