@@ -19,6 +19,8 @@ pub enum Fault {
 pub enum ProxyError {
     /// No route for this method and path.
     NotFound { method: String, path: String },
+    /// The route exists but what the path names does not (a session id): the message says what.
+    Missing(String),
     /// The route exists but its dialect or provider is switched off in config.
     DialectDisabled(Provider),
     /// The request body is larger than `max_request_body_bytes`.
@@ -48,6 +50,7 @@ impl ProxyError {
     pub fn fault(&self) -> Fault {
         match self {
             Self::NotFound { .. }
+            | Self::Missing(_)
             | Self::DialectDisabled(_)
             | Self::BodyTooLarge { .. }
             | Self::BadRequest(_)
@@ -62,7 +65,9 @@ impl ProxyError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotFound { .. } | Self::DialectDisabled(_) => StatusCode::NOT_FOUND,
+            Self::NotFound { .. } | Self::Missing(_) | Self::DialectDisabled(_) => {
+                StatusCode::NOT_FOUND
+            }
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -77,7 +82,7 @@ impl ProxyError {
     /// Anthropic's `error.type` and OpenAI's `error.type`/`error.code` for this error.
     fn kinds(&self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Self::NotFound { .. } | Self::DialectDisabled(_) => {
+            Self::NotFound { .. } | Self::Missing(_) | Self::DialectDisabled(_) => {
                 ("not_found_error", "invalid_request_error", "not_found")
             }
             Self::BodyTooLarge { .. } => (
@@ -158,6 +163,7 @@ impl fmt::Display for ProxyError {
             Self::NotFound { method, path } => {
                 write!(f, "LunaRoute has no route for {method} {path}")
             }
+            Self::Missing(what) => f.write_str(what),
             Self::DialectDisabled(p) => write!(
                 f,
                 "the {} API is switched off in this LunaRoute's config (api_dialect / providers.{}.enabled)",

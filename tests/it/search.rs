@@ -313,14 +313,30 @@ async fn bad_parameters_are_400_naming_them() {
             "{query}: {body}"
         );
     }
-    let (status, _) = get_json(&proxy, "/sessions/no-such-session").await;
+    let (status, body) = get_json(&proxy, "/sessions/does-not-exist").await;
     assert_eq!(status, 404);
-    let (status, _) = get_json(
+    assert!(
+        body.to_string().contains("no session `does-not-exist`"),
+        "{body}"
+    );
+    let (status, body) = get_json(
         &proxy,
         &format!("/sessions/{TOOL}/requests/no-such-request"),
     )
     .await;
     assert_eq!(status, 404);
+    assert!(
+        body.to_string().contains("no request `no-such-request`"),
+        "{body}"
+    );
+    for path in [
+        format!("/sessions/{TOOL}?verbose=1"),
+        format!("/sessions/{TOOL}/requests/r?verbose=1"),
+    ] {
+        let (status, body) = get_json(&proxy, &path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.to_string().contains("`verbose`"), "{path}: {body}");
+    }
 }
 
 #[tokio::test]

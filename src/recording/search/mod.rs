@@ -75,13 +75,20 @@ pub(crate) async fn handle(state: &AppState, uri: &Uri) -> Result<Response<Body>
             read(db, move |conn| query::stats(conn, since)).await?
         }
         Ask::Session(id) => {
+            params::no_parameters(uri.query()).map_err(ProxyError::BadRequest)?;
             let owned = id.to_string();
             let session = read(db, move |conn| query::session_detail(conn, &owned)).await?;
-            let mut session = session.ok_or_else(not_found)?;
+            let mut session =
+                session.ok_or_else(|| ProxyError::Missing(format!("no session `{id}`")))?;
             attach_messages(config, id, &mut session).await;
             Value::Object(session)
         }
-        Ask::Raw(id, rid) => raw_exchange(config, id, rid).await?.ok_or_else(not_found)?,
+        Ask::Raw(id, rid) => {
+            params::no_parameters(uri.query()).map_err(ProxyError::BadRequest)?;
+            raw_exchange(config, id, rid).await?.ok_or_else(|| {
+                ProxyError::Missing(format!("no request `{rid}` in session `{id}`"))
+            })?
+        }
     };
     Ok(json_response(&value))
 }

@@ -229,6 +229,14 @@ pub(super) fn stats_since(query: Option<&str>, now: i64) -> Result<i64, String> 
     Ok(since)
 }
 
+/// `GET /sessions/{id}` and its raw requests take no parameters: any is a 400 naming it.
+pub(super) fn no_parameters(query: Option<&str>) -> Result<(), String> {
+    match pairs(query)?.into_iter().next() {
+        Some((name, _)) => Err(bad(&name, "unknown parameter")),
+        None => Ok(()),
+    }
+}
+
 /// The user's words as an FTS5 expression: each whitespace-separated word becomes a quoted
 /// phrase (inner quotes doubled), so FTS5 operators in the input are plain text, never syntax.
 /// Control characters (NUL included) are refused: SQLite's FTS5 parser stops at a NUL, and none of
@@ -372,6 +380,10 @@ mod tests {
             let err = SessionQuery::parse(Some(query), 0).unwrap_err();
             assert!(err.contains(&format!("`{named}`")), "{query}: {err}");
         }
+        assert!(no_parameters(Some("verbose=1"))
+            .unwrap_err()
+            .contains("`verbose`"));
+        assert!(no_parameters(None).is_ok() && no_parameters(Some("")).is_ok());
         assert!(stats_since(Some("days=x"), 0)
             .unwrap_err()
             .contains("`days`"));
