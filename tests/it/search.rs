@@ -411,6 +411,41 @@ async fn stats_by_day_model_and_tool() {
     assert_eq!(stats["by_day"].as_object().unwrap().len(), 1);
     assert_eq!(stats["by_tool"]["get_weather"]["calls"], 1);
     assert!(stats["by_tool"]["get_weather"]["p50_ms"].as_f64().is_some());
+    assert_eq!(total["unpriced_requests"], 0);
+    assert!(total["cost_usd"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test]
+async fn stats_cost_of_unpriced_models_is_null() {
+    let rec = record_sessions().await;
+    // As if gpt-5.4-mini had not been in the pricing table when it was recorded.
+    let db = rusqlite::Connection::open(&rec.config.session_recording.sqlite.path).unwrap();
+    db.execute(
+        "UPDATE requests SET cost_usd = NULL WHERE model = 'gpt-5.4-mini'",
+        [],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE sessions SET cost_usd = NULL WHERE id = ?1",
+        [OPENAI],
+    )
+    .unwrap();
+    drop(db);
+    let proxy = spawn_proxy(rec.config.clone()).await;
+    let (status, stats) = get_json(&proxy, "/stats?days=1").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["by_model"]["gpt-5.4-mini"]["cost_usd"], Value::Null);
+    assert_eq!(stats["by_model"]["gpt-5.4-mini"]["unpriced_requests"], 1);
+    assert!(
+        stats["by_model"]["claude-sonnet-4-6"]["cost_usd"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(stats["total"]["unpriced_requests"], 1);
+    assert!(stats["total"]["cost_usd"].as_f64().unwrap() > 0.0);
+    let (_, session) = get_json(&proxy, &format!("/sessions/{OPENAI}")).await;
+    assert_eq!(session["cost_usd"], Value::Null);
 }
 
 /// The README's curl recipes, run as written against a proxy on loopback.

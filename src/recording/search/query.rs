@@ -255,7 +255,10 @@ struct Group {
     requests: u64,
     errors: u64,
     tokens: [i64; 6],
-    cost: f64,
+    /// The sum over priced requests; `None` while none was priced.
+    cost: Option<f64>,
+    /// Requests with no cost (their model is not in the pricing table).
+    unpriced: u64,
     latencies: Vec<f64>,
 }
 
@@ -269,6 +272,7 @@ impl Group {
             "tokens": {"input": input, "output": output, "cache_read": cache_read,
                        "cache_creation": cache_creation, "thinking": thinking, "total": total},
             "cost_usd": self.cost,
+            "unpriced_requests": self.unpriced,
             "p50_ms": percentile(&self.latencies, 0.50),
             "p95_ms": percentile(&self.latencies, 0.95),
         })
@@ -294,7 +298,7 @@ pub(super) fn stats(conn: &Connection, since_ms: i64) -> Result<Value> {
         "SELECT substr(started_at, 1, 10), COALESCE(model, response_model, 'unknown'),
                 outcome NOT IN ('ok', 'client_disconnected'), input_tokens, output_tokens,
                 cache_read_tokens, cache_creation_tokens, thinking_tokens, total_tokens,
-                COALESCE(cost_usd, 0), total_ms
+                cost_usd, total_ms
          FROM requests WHERE started_at_ms >= ?1",
     )?;
     let mut rows = stmt.query([since_ms])?;
@@ -306,7 +310,7 @@ pub(super) fn stats(conn: &Connection, since_ms: i64) -> Result<Value> {
         for (i, t) in tokens.iter_mut().enumerate() {
             *t = row.get(3 + i)?;
         }
-        let (cost, latency): (f64, f64) = (row.get(9)?, row.get(10)?);
+        let (cost, latency): (Option<f64>, f64) = (row.get(9)?, row.get(10)?);
         for group in [
             &mut total,
             by_day.entry(day).or_default(),
@@ -317,7 +321,10 @@ pub(super) fn stats(conn: &Connection, since_ms: i64) -> Result<Value> {
             for (sum, t) in group.tokens.iter_mut().zip(tokens) {
                 *sum += t;
             }
-            group.cost += cost;
+            match cost {
+                Some(cost) => group.cost = Some(group.cost.unwrap_or(0.0) + cost),
+                None => group.unpriced += 1,
+            }
             group.latencies.push(latency);
         }
     }
