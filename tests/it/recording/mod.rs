@@ -3,6 +3,7 @@
 //! period), crashes and broken disks.
 
 mod conversation;
+mod failures;
 mod harness;
 mod shutdown;
 mod stress;
