@@ -261,8 +261,13 @@ pub(crate) fn request_started() {
     gauge!(IN_FLIGHT).increment(1.0);
 }
 
+/// Called per chunk of every stream: the handle is looked up once, not on each call. (The recorder
+/// is installed when the first `AppState` is built, before any request can reach here.)
 pub(crate) fn record_chunk_interval(gap: Duration) {
-    histogram!(CHUNK_INTERVAL).record(gap.as_secs_f64());
+    static CHUNKS: OnceLock<metrics::Histogram> = OnceLock::new();
+    CHUNKS
+        .get_or_init(|| histogram!(CHUNK_INTERVAL))
+        .record(gap.as_secs_f64());
 }
 
 /// `kind`: `unreachable`, `timeout` (before headers), `stream_failed`, `stream_timeout` (after).

@@ -134,11 +134,12 @@ impl ResponseBody {
         }
     }
 
-    fn note_tail(&mut self, data: &Bytes) {
+    /// The last two bytes forwarded, given the previous ones and a new frame.
+    fn next_tail(tail: [u8; 2], data: &[u8]) -> [u8; 2] {
         match data.len() {
-            0 => {}
-            1 => self.tail = [self.tail[1], data[0]],
-            n => self.tail = [data[n - 2], data[n - 1]],
+            0 => tail,
+            1 => [tail[1], data[0]],
+            n => [data[n - 2], data[n - 1]],
         }
     }
 }
@@ -176,8 +177,7 @@ impl HttpBody for ResponseBody {
                     if let Some(debug) = &ctx.debug {
                         debug.response_chunk(data);
                     }
-                    let data = data.clone();
-                    this.note_tail(&data);
+                    this.tail = Self::next_tail(this.tail, data);
                 }
                 // With a content-length, hyper stops polling once it has written that many bytes,
                 // so the last frame is where a complete body ends, not a later `None`.
