@@ -139,14 +139,7 @@ pub(crate) fn has_dot_segments(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, v.parse().unwrap());
-        }
-        h
-    }
+    use crate::test_support::headers;
 
     #[test]
     fn foreign_origins_and_hosts_are_refused() {

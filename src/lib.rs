@@ -15,7 +15,7 @@
 //! - [`error`]: `ProxyError` rendered in the client's own error format; `StartupError`.
 //! - `metrics`: Prometheus metric names, `record_*` helpers, the `/metrics` text.
 //! - `body`: the one `Body` type. `features`: where Cargo features become code. [`logging`]: filters.
-//! - `test_dir` (unit tests only): `TempDir`, a temporary folder removed on drop.
+//! - `test_support` (unit tests only): `TempDir` (removed on drop) and `headers`.
 //!
 //! # Request flow
 //! 1. **accept**: `server::run` serves each connection with `router::handle`; `GracefulShutdown` watches it.
@@ -46,7 +46,7 @@ pub mod server;
 pub mod state;
 mod tasks;
 #[cfg(test)]
-mod test_dir;
+mod test_support;
 
 pub use body::{Body, BoxError};
 pub use providers::Provider;

@@ -76,7 +76,7 @@ mod tests {
 
     #[test]
     fn reads_and_rereads_when_the_file_changes() {
-        let dir = crate::test_dir::TempDir::new("codex");
+        let dir = crate::test_support::TempDir::new("codex");
         std::fs::create_dir_all(&*dir).unwrap();
         let file = dir.join("auth.json");
         let auth = CodexAuth::new(file.clone());

@@ -167,15 +167,8 @@ impl ToolTracker {
 mod tests {
     use super::*;
     use crate::recording::record::ToolResultRef;
+    use crate::test_support::headers;
     use serde_json::json;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, v.parse().unwrap());
-        }
-        h
-    }
 
     #[test]
     fn session_ids_from_each_client() {

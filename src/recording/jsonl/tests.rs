@@ -8,7 +8,7 @@ use crate::recording::record::{
     Assembled, ClientKind, Outcome, RequestRecord, RequestSummary, ThinkingBlock, Timings,
     ToolCall, ToolExecution, Usage,
 };
-use crate::test_dir::TempDir;
+use crate::test_support::TempDir;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::path::Path;

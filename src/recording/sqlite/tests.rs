@@ -6,7 +6,7 @@ use crate::recording::record::{
     Assembled, ClientKind, Outcome, RequestRecord, RequestSummary, Timings, ToolCall,
     ToolExecution, ToolResultRef, Usage,
 };
-use crate::test_dir::TempDir;
+use crate::test_support::TempDir;
 use bytes::Bytes;
 use serde_json::json;
 

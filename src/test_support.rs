@@ -1,6 +1,8 @@
-//! `TempDir` for unit tests: a fresh path under the system temp dir that is removed, with
-//! everything in it, when the guard drops (also when the test panics and unwinds).
+//! Helpers shared by unit tests: `TempDir`, a fresh path under the system temp dir that is removed,
+//! with everything in it, when the guard drops (also when the test panics and unwinds); `headers`,
+//! a `HeaderMap` from name/value pairs.
 
+use http::HeaderMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -36,6 +38,15 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// A header map from `(name, value)` pairs.
+pub(crate) fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(*name, value.parse().expect("a valid header value"));
+    }
+    map
 }
 
 #[cfg(test)]
