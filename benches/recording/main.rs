@@ -38,7 +38,7 @@ use support::proxy_process::ProxyProcess;
 use support::upstream::{Payloads, Upstream};
 use workload::Workload;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -143,10 +143,10 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
     let payloads = Arc::new(Payloads::build());
     let (json_len, sse_len) = (payloads.json.len(), payloads.sse_len());
     let workload = Arc::new(Workload::build());
-    let mut problems = check_bodies(&workload);
+    let mut problems = workload.check_bodies();
 
     let upstream = Upstream::start(payloads.clone()).await?;
-    let scratch = Scratch::create()?;
+    let scratch = recorder::Scratch::create()?;
     let (sessions_dir, db_path) = (scratch.0.join("sessions"), scratch.0.join("sessions.db"));
     let binary = env!("CARGO_BIN_EXE_lunaroute-server");
     let off = ProxyProcess::start_with(
@@ -281,7 +281,7 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
         sse_len,
     )
     .await;
-    let off_cpu = cpu_delta(off_cpu, off.cpu_time());
+    let off_cpu = recorder::cpu_delta(off_cpu, off.cpu_time());
 
     let (on_cpu, writer_cpu) = (on.cpu_time(), recorder::writer_cpu(on.pid()));
     let started = Instant::now();
@@ -311,8 +311,8 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
     .await;
     let sent_at = Instant::now();
     let progress = poller.await??;
-    let on_cpu = cpu_delta(on_cpu, on.cpu_time());
-    let writer_cpu = cpu_delta(writer_cpu, recorder::writer_cpu(on.pid()));
+    let on_cpu = recorder::cpu_delta(on_cpu, on.cpu_time());
+    let writer_cpu = recorder::cpu_delta(writer_cpu, recorder::writer_cpu(on.pid()));
     for (what, b) in [("recording off", &off_burst), ("recording on", &on_burst)] {
         if b.tput.failed > 0 {
             problems.push(format!(
@@ -385,23 +385,6 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
         db_bytes,
         problems,
     })
-}
-
-/// Every body of a session parses as JSON and holds its session id (a broken generator would
-/// measure the recorder's error path instead).
-fn check_bodies(workload: &Workload) -> Vec<String> {
-    let mut problems = Vec::new();
-    for n in [0, 1, workload::TURNS - 1] {
-        let outgoing = workload.request(9, n, true);
-        match serde_json::from_slice::<serde_json::Value>(&outgoing.body) {
-            Ok(body) if body["messages"].as_array().map(Vec::len) == Some(1 + 2 * n as usize) => {}
-            Ok(_) => problems.push(format!(
-                "workload: request {n} has the wrong number of messages"
-            )),
-            Err(e) => problems.push(format!("workload: request {n} is not JSON: {e}")),
-        }
-    }
-    problems
 }
 
 /// `count` paced requests per side in batches; the side that goes first rotates every batch.
@@ -481,16 +464,8 @@ async fn burst(
             })
         })
         .collect();
-    let mut tput = Throughput::default();
-    for worker in workers {
-        if let Ok(result) = worker.await {
-            tput.ok += result.ok;
-            tput.failed += result.failed;
-        }
-    }
-    tput.elapsed = started.elapsed();
     Sent {
-        tput,
+        tput: Throughput::gather(workers, started).await,
         request_bytes: bytes.load(Ordering::Relaxed),
     }
 }
@@ -509,33 +484,4 @@ async fn rows_after(db_path: &Path, target: u64) -> Result<recorder::Progress, B
     })
     .await??;
     Ok(progress)
-}
-
-fn cpu_delta(before: Option<Duration>, after: Option<Duration>) -> Option<Duration> {
-    Some(after?.saturating_sub(before?))
-}
-
-/// A temporary directory for the recording (sessions and database), removed when dropped.
-struct Scratch(PathBuf);
-
-// === impl Scratch ===
-
-impl Scratch {
-    fn create() -> Result<Self, BoxError> {
-        let dir =
-            std::env::temp_dir().join(format!("lunaroute-bench-recording-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        // `BENCH_KEEP_RECORDING=1` keeps the sessions and database for a look at what was stored.
-        if std::env::var_os("BENCH_KEEP_RECORDING").is_some() {
-            eprintln!("bench: kept the recording in {}", self.0.display());
-            return;
-        }
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -4,7 +4,7 @@
 //! and bytes on disk. The recorder's types are `pub(crate)`, so this is how its rate is measured.
 
 use rusqlite::{Connection, OpenFlags};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::support::proxy_process;
@@ -144,4 +144,34 @@ pub fn gap_markers(dir: &Path) -> u64 {
             }
         })
         .sum()
+}
+
+/// How much CPU time passed between two readings (`None` if either is missing).
+pub fn cpu_delta(before: Option<Duration>, after: Option<Duration>) -> Option<Duration> {
+    Some(after?.saturating_sub(before?))
+}
+
+/// A temporary directory for the recording (sessions and database), removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+// === impl Scratch ===
+
+impl Scratch {
+    pub fn create() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let dir =
+            std::env::temp_dir().join(format!("lunaroute-bench-recording-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // `BENCH_KEEP_RECORDING=1` keeps the sessions and database for a look at what was stored.
+        if std::env::var_os("BENCH_KEEP_RECORDING").is_some() {
+            eprintln!("bench: kept the recording in {}", self.0.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

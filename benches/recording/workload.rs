@@ -66,6 +66,24 @@ pub struct Workload {
 // === impl Workload ===
 
 impl Workload {
+    /// Every body of a session parses as JSON and holds its session id (a broken generator would
+    /// measure the recorder's error path instead).
+    pub fn check_bodies(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for n in [0, 1, TURNS - 1] {
+            let outgoing = self.request(9, n, true);
+            match serde_json::from_slice::<serde_json::Value>(&outgoing.body) {
+                Ok(body)
+                    if body["messages"].as_array().map(Vec::len) == Some(1 + 2 * n as usize) => {}
+                Ok(_) => problems.push(format!(
+                    "workload: request {n} has the wrong number of messages"
+                )),
+                Err(e) => problems.push(format!("workload: request {n} is not JSON: {e}")),
+            }
+        }
+        problems
+    }
+
     pub fn build() -> Self {
         let mut rng = Rng(0x5eed_1a2b_3c4d_5e6f);
         let system = json!([

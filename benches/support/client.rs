@@ -287,6 +287,22 @@ pub struct Throughput {
 // === impl Throughput ===
 
 impl Throughput {
+    /// Sums what each worker counted; `elapsed` is the wall time since `started`.
+    pub async fn gather(
+        workers: Vec<tokio::task::JoinHandle<Throughput>>,
+        started: Instant,
+    ) -> Self {
+        let mut total = Throughput::default();
+        for worker in workers {
+            if let Ok(result) = worker.await {
+                total.ok += result.ok;
+                total.failed += result.failed;
+            }
+        }
+        total.elapsed = started.elapsed();
+        total
+    }
+
     pub fn add(&mut self, other: Throughput) {
         self.ok += other.ok;
         self.failed += other.failed;
@@ -341,13 +357,5 @@ pub async fn saturate(
             })
         })
         .collect();
-    let mut total = Throughput::default();
-    for worker in workers {
-        if let Ok(result) = worker.await {
-            total.ok += result.ok;
-            total.failed += result.failed;
-        }
-    }
-    total.elapsed = started.elapsed();
-    total
+    Throughput::gather(workers, started).await
 }
