@@ -143,17 +143,20 @@ impl ModelSniffer {
         if self.found.get().is_some() {
             return;
         }
-        if !self.carry.is_empty() {
-            let mut seam = std::mem::take(&mut self.carry);
-            seam.extend_from_slice(&chunk[..chunk.len().min(CARRY)]);
-            if self.search(&seam) {
+        // One buffer for the whole body: the seam (old tail + new head), then the new tail.
+        let mut carry = std::mem::take(&mut self.carry);
+        if !carry.is_empty() {
+            carry.extend_from_slice(&chunk[..chunk.len().min(CARRY)]);
+            if self.search(&carry) {
                 return;
             }
         }
         if self.search(chunk) {
             return;
         }
-        self.carry = chunk[chunk.len().saturating_sub(CARRY)..].to_vec();
+        carry.clear();
+        carry.extend_from_slice(&chunk[chunk.len().saturating_sub(CARRY)..]);
+        self.carry = carry;
     }
 
     fn search(&self, hay: &[u8]) -> bool {
