@@ -14,6 +14,7 @@
 //! - `access`: who may use the proxy (no web pages, no rebound host names; no `..` paths).
 //! - [`error`]: `ProxyError` rendered in the client's own error format; `StartupError`.
 //! - `metrics`: Prometheus metric names, `record_*` helpers, the `/metrics` text.
+//! - `sse`: the incremental event-stream parser (recording, pii, translate).
 //! - `body`: the one `Body` type. `features`: where Cargo features become code. [`logging`]: filters.
 //! - `test_support` (unit tests only): `TempDir` (removed on drop) and `headers`.
 //!
@@ -43,6 +44,9 @@ mod proxy;
 mod recording;
 mod router;
 pub mod server;
+// The event-stream parser serves the recorder, PII redaction and translation; the slim build has none.
+#[cfg(any(feature = "recording", feature = "pii", feature = "translate"))]
+mod sse;
 pub mod state;
 mod tasks;
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `Bytes` clones, the writer thread decodes, parses and assembles them into `RequestRecord`s and
 //! hands those to the stores (JSONL files per session, SQLite analytics).
 //!
-//! Pieces: `record` (the assembled shape) · `sse` (incremental event-stream parser) · `decode`
+//! Pieces: `record` (the assembled shape) · `decode`
 //! (content-encoding copies) · `assemble` (per-dialect response assembly, request summaries) ·
 //! `session` (session identity, client kind, tool timing) · `pricing` · `sqlite` · `jsonl` ·
 //! `retention` · `export` · `debug_view` (the `log_requests` stream view at debug level) · `clock`
@@ -23,7 +23,7 @@ pub(crate) mod retention;
 pub(crate) mod search;
 pub(crate) mod session;
 pub(crate) mod sqlite;
-pub(crate) mod sse;
+pub(crate) use crate::sse;
 mod summary;
 mod writer;
 pub(crate) mod ws_frames;

@@ -1,5 +1,5 @@
-//! Incremental WHATWG event-stream parser for the recorder (WIRE.md "SSE parsing rules"): bytes go
-//! in as the network delivered them, whole events come out. Lines end in LF, CRLF or a lone CR (a
+//! Incremental WHATWG event-stream parser, shared by the recorder, PII redaction and translation
+//! (WIRE.md "SSE parsing rules"): bytes go in as the network delivered them, whole events come out. Lines end in LF, CRLF or a lone CR (a
 //! CR ending one chunk and an LF starting the next are one line end); an empty line dispatches;
 //! `field:value` splits on the first colon and drops one leading space; `data:` lines join with
 //! `\n`; `:` lines are comments (counted, never parsed).
