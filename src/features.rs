@@ -141,6 +141,7 @@ pub fn warn_compiled_out(explicit_sections: &[String]) {
             "recording",
             cfg!(feature = "recording"),
         ),
+        ("session_recording.pii", "pii", cfg!(feature = "pii")),
         ("ui", "ui", cfg!(feature = "ui")),
     ];
     for (section, feature, compiled) in owners {

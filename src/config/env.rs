@@ -20,6 +20,9 @@ const ENV_TABLE: &[(&str, &str)] = &[
     ("SESSIONS_DB_PATH", "session_recording.sqlite.path"),
     ("ENABLE_JSONL_WRITER", "session_recording.jsonl.enabled"),
     ("SESSIONS_DIR", "session_recording.jsonl.directory"),
+    ("ENABLE_PII", "session_recording.pii.enabled"),
+    ("PII_REDACTION_MODE", "session_recording.pii.redaction_mode"),
+    ("PII_HMAC_SECRET", "session_recording.pii.hmac_secret"),
 ];
 
 /// Per-provider flat names: `LUNAROUTE_{ANTHROPIC,OPENAI}_<suffix>`.
@@ -104,6 +107,8 @@ const TEXT_KEYS: &[&str] = &[
     "auth_file",
     "path",
     "directory",
+    "redaction_mode",
+    "hmac_secret",
 ];
 
 /// The `LUNAROUTE_*` variables `env_key` knows, in name order (so a duplicate, e.g. `LUNAROUTE_DIALECT`

@@ -133,7 +133,8 @@ pub fn load(cli: &CliOverrides) -> Result<Loaded, StartupError> {
         )
     })?;
 
-    let explicit_sections = ["session_recording", "ui"]
+    // `session_recording.pii` is listed on its own: a build may have recording but not pii.
+    let explicit_sections = ["session_recording", "session_recording.pii", "ui"]
         .iter()
         .filter(|s| user.find_value(s).is_ok())
         .map(|s| s.to_string())
@@ -196,6 +197,10 @@ fn expand_env_refs(config: &mut Config) -> Result<(), String> {
         config.sessions.api_token = Some(super::Secret::new(expanded));
     }
     let rec = &mut config.session_recording;
+    if let Some(secret) = &rec.pii.hmac_secret {
+        let expanded = expand_vars("session_recording.pii.hmac_secret", secret.expose())?;
+        rec.pii.hmac_secret = Some(super::Secret::new(expanded));
+    }
     rec.sqlite.path = expand_vars("session_recording.sqlite.path", &rec.sqlite.path)?;
     rec.jsonl.directory = expand_vars("session_recording.jsonl.directory", &rec.jsonl.directory)?;
     Ok(())
@@ -281,6 +286,7 @@ fn validate(config: &Config) -> Result<(), (String, String)> {
             }
         }
     }
+    validate_pii(&config.session_recording.pii)?;
     let anthropic_on = config.api_dialect != Dialect::Openai && config.providers.anthropic.enabled;
     let openai_on = config.api_dialect != Dialect::Anthropic && config.providers.openai.enabled;
     if !anthropic_on && !openai_on {
@@ -289,6 +295,38 @@ fn validate(config: &Config) -> Result<(), (String, String)> {
             "api_dialect",
             format!("{dialect} with its provider disabled leaves nothing to serve"),
         );
+    }
+    Ok(())
+}
+
+/// Names become placeholders, metric labels and JSON keys, so they stay plain; the patterns
+/// themselves are compiled (and a bad one reported) when the redactor is built at startup.
+fn validate_pii(pii: &super::PiiConfig) -> Result<(), (String, String)> {
+    let prefix = "session_recording.pii";
+    if pii.hmac_secret.as_ref().is_some_and(|s| s.is_empty()) {
+        return Err((
+            format!("{prefix}.hmac_secret"),
+            "is empty (leave it out to use a random key kept in ~/.lunaroute/pii.key)".into(),
+        ));
+    }
+    for (i, custom) in pii.custom_patterns.iter().enumerate() {
+        let key = format!("{prefix}.custom_patterns[{i}]");
+        let name = &custom.name;
+        let plain = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if name.is_empty() || !plain {
+            return Err((
+                format!("{key}.name"),
+                format!("must be letters, digits, `_` or `-` (got `{name}`)"),
+            ));
+        }
+        if custom.pattern.is_empty() {
+            return Err((format!("{key}.pattern"), "is empty".into()));
+        }
+        if pii.custom_patterns[..i].iter().any(|c| &c.name == name) {
+            return Err((format!("{key}.name"), format!("`{name}` is used twice")));
+        }
     }
     Ok(())
 }

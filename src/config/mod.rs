@@ -117,6 +117,8 @@ pub struct SessionRecording {
     pub queue_budget_mb: u64,
     pub sqlite: SqliteConfig,
     pub jsonl: JsonlConfig,
+    /// PII and secret redaction of everything the recorder persists (needs the `pii` feature).
+    pub pii: PiiConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,6 +145,67 @@ pub struct RetentionConfig {
     pub max_size_mb: Option<u64>,
     pub compress_after_days: Option<u64>,
     pub cleanup_interval_minutes: u64,
+}
+
+/// `[session_recording.pii]`: what is redacted from recordings (and optionally from requests
+/// before they reach the provider), and how. Parsed in every build; used only with feature `pii`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PiiConfig {
+    /// Personal data detection; secrets are redacted anyway (see `redact_secrets`).
+    #[serde(deserialize_with = "flex_bool")]
+    pub enabled: bool,
+    #[serde(deserialize_with = "flex_bool")]
+    pub detect_email: bool,
+    #[serde(deserialize_with = "flex_bool")]
+    pub detect_phone: bool,
+    #[serde(deserialize_with = "flex_bool")]
+    pub detect_ssn: bool,
+    /// Luhn-checked card numbers.
+    #[serde(deserialize_with = "flex_bool")]
+    pub detect_credit_card: bool,
+    /// IPv4 and IPv6 (compressed forms too).
+    #[serde(deserialize_with = "flex_bool")]
+    pub detect_ip: bool,
+    pub custom_patterns: Vec<CustomPattern>,
+    pub redaction_mode: RedactionMode,
+    /// Partial mode: how many trailing characters stay visible.
+    pub partial_show_chars: usize,
+    /// Tokenize mode key material; unset, a random key is kept in `~/.lunaroute/pii.key`.
+    pub hmac_secret: Option<Secret>,
+    /// API keys, tokens and private keys are redacted even when `enabled` is false.
+    #[serde(deserialize_with = "flex_bool")]
+    pub redact_secrets: bool,
+    /// Also redact user content in requests before they reach the provider.
+    #[serde(deserialize_with = "flex_bool")]
+    pub apply_to_upstream: bool,
+}
+
+/// One user-defined detector: a regular expression and the kind name it reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomPattern {
+    /// The kind: `[<NAME uppercased>]` in mask mode, the metrics label, the `redactions` key.
+    pub name: String,
+    /// A Rust `regex` expression.
+    pub pattern: String,
+    /// Replaces the default `[<NAME>]` in mask mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedactionMode {
+    /// `[EMAIL]`, `[PHONE]`, ...
+    #[default]
+    Mask,
+    /// The value is dropped.
+    Remove,
+    /// `[EMAIL:a3f8e9d2]`: deterministic per value, reversible with `pii reveal` and the key.
+    Tokenize,
+    /// All but the last `partial_show_chars` characters become `*`.
+    Partial,
 }
 
 /// USD per million tokens for one model-name prefix.
@@ -245,6 +308,26 @@ impl Default for SessionRecording {
             queue_budget_mb: 256,
             sqlite: SqliteConfig::default(),
             jsonl: JsonlConfig::default(),
+            pii: PiiConfig::default(),
+        }
+    }
+}
+
+impl Default for PiiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            detect_email: true,
+            detect_phone: true,
+            detect_ssn: true,
+            detect_credit_card: true,
+            detect_ip: true,
+            custom_patterns: Vec::new(),
+            redaction_mode: RedactionMode::Mask,
+            partial_show_chars: 4,
+            hmac_secret: None,
+            redact_secrets: true,
+            apply_to_upstream: false,
         }
     }
 }
