@@ -14,6 +14,7 @@
 //! - `access`: who may use the proxy (no web pages, no rebound host names; no `..` paths).
 //! - [`error`]: `ProxyError` rendered in the client's own error format; `StartupError`.
 //! - `metrics`: Prometheus metric names, `record_*` helpers, the `/metrics` text.
+//! - `pii`: PII and secret detection and redaction (text, JSON bodies byte-preserving, SSE streams), vault.
 //! - `sse`: the incremental event-stream parser (recording, pii, translate).
 //! - `body`: the one `Body` type. `features`: where Cargo features become code. [`logging`]: filters.
 //! - `test_support` (unit tests only): `TempDir` (removed on drop) and `headers`.
@@ -40,6 +41,8 @@ pub mod logging;
 mod metrics;
 mod providers;
 mod proxy;
+#[cfg(feature = "pii")]
+mod pii;
 #[cfg(feature = "recording")]
 mod recording;
 mod router;
