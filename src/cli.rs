@@ -38,6 +38,33 @@ pub struct Args {
 #[argh(subcommand)]
 pub enum Command {
     Sessions(Sessions),
+    Pii(Pii),
+}
+
+/// PII redaction tools
+#[derive(FromArgs)]
+#[argh(subcommand, name = "pii")]
+pub struct Pii {
+    #[argh(subcommand)]
+    pub command: PiiCommand,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+pub enum PiiCommand {
+    Reveal(Reveal),
+}
+
+/// print the original value of a tokenize-mode token such as [EMAIL:a3f8e9d2] (needs the key)
+#[derive(FromArgs)]
+#[argh(subcommand, name = "reveal")]
+pub struct Reveal {
+    /// the token, with or without its brackets
+    #[argh(positional)]
+    pub token: String,
+    /// TOML config file, for the key and the vault beside the database (same as the top-level flag)
+    #[argh(option)]
+    pub config: Option<PathBuf>,
 }
 
 /// read recorded sessions
@@ -96,20 +123,33 @@ impl Args {
             Some(Command::Sessions(Sessions {
                 command: SessionsCommand::Export(export),
             })) => Some(&export.id),
-            None => None,
+            _ => None,
+        }
+    }
+
+    /// `pii reveal TOKEN`: the token to reveal.
+    pub fn reveal_token(&self) -> Option<&str> {
+        match &self.command {
+            Some(Command::Pii(Pii {
+                command: PiiCommand::Reveal(reveal),
+            })) => Some(&reveal.token),
+            _ => None,
         }
     }
 
     /// The flags that override config keys.
     pub fn overrides(&self) -> CliOverrides {
-        let Some(Command::Sessions(Sessions {
-            command: SessionsCommand::Export(export),
-        })) = &self.command
-        else {
-            return self.proxy_overrides();
+        let config = match &self.command {
+            Some(Command::Sessions(Sessions {
+                command: SessionsCommand::Export(export),
+            })) => export.config.clone(),
+            Some(Command::Pii(Pii {
+                command: PiiCommand::Reveal(reveal),
+            })) => reveal.config.clone(),
+            None => None,
         };
         CliOverrides {
-            config: export.config.clone().or_else(|| self.config.clone()),
+            config: config.or_else(|| self.config.clone()),
             ..self.proxy_overrides()
         }
     }

@@ -19,11 +19,36 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if let Some(token) = args.reveal_token() {
+        return reveal(&args, token);
+    }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lunaroute-server: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `pii reveal TOKEN`: the original on stdout (exit 0); an unknown token or a wrong key is a
+/// message on stderr and exit 1 (a config that does not load is a startup error, exit 2).
+fn reveal(args: &Args, token: &str) -> ExitCode {
+    let loaded = match config::load(&args.overrides()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("lunaroute-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match features::pii::reveal(&loaded.config, token) {
+        Ok(original) => {
+            println!("{original}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("lunaroute-server: pii reveal {token}: {why}");
+            ExitCode::from(1)
         }
     }
 }

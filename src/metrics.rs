@@ -31,6 +31,7 @@ pub(crate) const RECORDER_QUEUE_BYTES: &str = "lunaroute_recorder_queue_bytes";
 pub(crate) const RECORDER_LOST: &str = "lunaroute_recorder_lost_total";
 pub(crate) const CONNECTIONS_CREATED: &str = "lunaroute_upstream_connections_created_total";
 pub(crate) const CONNECTIONS_REUSED: &str = "lunaroute_upstream_connections_reused_total";
+pub(crate) const PII_REDACTIONS: &str = "lunaroute_pii_redactions_total";
 pub(crate) const BUILD_INFO: &str = "lunaroute_build_info";
 
 /// Distinct models (and tools) kept as label values; later ones are counted as `other`.
@@ -173,6 +174,10 @@ fn describe() {
     describe_counter!(
         CONNECTIONS_REUSED,
         "Upstream requests served on an already open connection"
+    );
+    describe_counter!(
+        PII_REDACTIONS,
+        "Values redacted from recordings (and upstream requests) by kind (pii builds)"
     );
     describe_gauge!(
         BUILD_INFO,
@@ -324,6 +329,14 @@ pub(crate) mod recorded {
 
     pub(crate) fn record_recorder_lost() {
         counter!(RECORDER_LOST).increment(1);
+    }
+
+    /// `kind` is bounded by the config: the built-in kinds, the custom pattern names and the
+    /// secret kinds (`secret:aws_access_key`, ...).
+    pub(crate) fn record_pii_redactions(kind: &str, n: u64) {
+        if n > 0 {
+            counter!(PII_REDACTIONS, "kind" => kind.to_string()).increment(n);
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::config::{Config, Dialect};
 use crate::error::StartupError;
-use crate::features::Recorder;
+use crate::features::{pii, Recorder};
 use crate::providers::Provider;
 use crate::proxy::upstream::Upstream;
 use crate::tasks::Tasks;
@@ -13,6 +13,11 @@ use std::sync::Arc;
 pub struct AppState {
     pub config: Config,
     pub(crate) recorder: Recorder,
+    /// The PII redactor (`None` when there is nothing to redact), shared with the recorder's
+    /// writer; the debug stream view uses it too.
+    pub(crate) pii: Option<Arc<pii::Redactor>>,
+    /// `pii.apply_to_upstream`: requests are redacted before they are sent (`proxy::redact_upstream`).
+    pub(crate) pii_upstream: bool,
     anthropic: Option<Upstream>,
     openai: Option<Upstream>,
     draining: AtomicBool,
@@ -46,10 +51,14 @@ impl AppState {
             }
         }
         crate::metrics::install();
-        let recorder = Recorder::start(&config)?;
+        let pii = pii::build(&config)?;
+        let recorder = Recorder::start(&config, pii.clone())?;
+        let pii_upstream = pii.is_some() && config.session_recording.pii.apply_to_upstream;
         let loopback_only = crate::access::listens_on_loopback(&config.host);
         Ok(Arc::new(Self {
             recorder,
+            pii,
+            pii_upstream,
             config,
             anthropic,
             openai,

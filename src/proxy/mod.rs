@@ -1,10 +1,12 @@
 //! `forward`: one proxied request, run through its phases in order (pingora's phase habit):
 //! request phase (context, limits, provider URI, headers) → upstream phase (`passthrough::send`) →
 //! response phase (headers back, body wrapped in `tap::ResponseBody`) → end phase (`RequestCtx::finish`,
-//! called by the body wrapper exactly once). Nothing here reads the body into memory.
+//! called by the body wrapper exactly once). Nothing here reads the body into memory, except
+//! with `pii.apply_to_upstream` (`redact_upstream`), which must see a request whole to redact it.
 
 pub(crate) mod ctx;
 mod passthrough;
+mod redact_upstream;
 mod request_body;
 mod tap;
 pub(crate) mod upstream;
@@ -46,7 +48,13 @@ pub(crate) async fn forward(
     let sink = capture.as_ref().map(|c| c.request_sink());
     let id = state.next_request_id();
     crate::metrics::request_started();
-    let debug = DebugView::begin(state.config.logging.log_requests, id, provider, &parts);
+    let debug = DebugView::begin(
+        state.config.logging.log_requests,
+        id,
+        provider,
+        &parts,
+        state.pii.as_ref(),
+    );
     let mut ctx = RequestCtx {
         id,
         method: parts.method.to_string(),
@@ -72,10 +80,19 @@ pub(crate) async fn forward(
         Ok(upstream) => upstream,
         Err(error) => return Err(ctx.fail(error)),
     };
-    let request = Request::from_parts(
-        parts,
-        RequestBody::new(body, limit, Some(model), sink, debug).boxed(),
-    );
+    let body = match state.pii.as_deref().filter(|_| state.pii_upstream) {
+        // Off (the default): the body streams through untouched.
+        None => RequestBody::new(body, limit, Some(model), sink, debug).boxed(),
+        Some(redactor) => {
+            let observers = redact_upstream::Observers { model, sink, debug };
+            match redact_upstream::redacted_body(redactor, &mut parts, body, limit, observers).await
+            {
+                Ok(body) => body,
+                Err(error) => return Err(ctx.fail(error)),
+            }
+        }
+    };
+    let request = Request::from_parts(parts, body);
 
     // Upstream phase.
     ctx.overhead = started.elapsed();

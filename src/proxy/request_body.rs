@@ -127,6 +127,27 @@ impl HttpBody for RequestBody {
     }
 }
 
+/// A body already read whole (`redact_upstream`): the same observers see it, as one frame.
+pub(super) fn observe_whole(
+    data: &Bytes,
+    model: Arc<OnceLock<String>>,
+    sink: Option<RequestSink>,
+    debug: Option<DebugView>,
+) {
+    ModelSniffer {
+        found: model,
+        carry: Vec::new(),
+    }
+    .feed(data);
+    if let Some(sink) = &sink {
+        sink.push(data);
+    }
+    if let Some(debug) = &debug {
+        debug.request_chunk(data);
+        debug.request_end();
+    }
+}
+
 /// Finds the first `"model": "<name>"` in a JSON body as it streams past, across chunk boundaries.
 /// A heuristic for the request log and metrics labels (the recorder parses bodies properly, off the request path):
 /// it skips `\"model\"` inside strings and `"model": {` in tool schemas.

@@ -24,6 +24,11 @@
 //! copy of the request body, parses the response incrementally with `SseParser`, and buffers only
 //! what it must (JSON answers, and streams with a content-encoding, which are read at the end).
 //!
+//! PII: with a redactor configured, every line is redacted as a whole just before it is printed.
+//! A block's text is previewed after the stream has assembled it, so a value split across SSE
+//! deltas is caught; but a value that the 160-character preview cuts in two (or that runs past
+//! a tool line's 200 characters) may show its first part, which no longer looks like the value.
+//!
 //! SECURITY: the view never sees a header value except `content-type` and `content-encoding`;
 //! keys, `authorization` and cookies cannot reach these lines.
 
@@ -36,6 +41,7 @@ use super::assemble::{self, Api, StreamAssembler};
 use super::decode::decode_lossy;
 use super::record::Assembled;
 use super::sse::{SseEvent, SseParser};
+use crate::features::pii::{Counts, Redactor};
 use crate::providers::Provider;
 use crate::proxy::ctx::End;
 use blocks::Blocks;
@@ -63,18 +69,20 @@ impl DebugView {
         id: u64,
         provider: Provider,
         parts: &http::request::Parts,
+        pii: Option<&Arc<Redactor>>,
     ) -> Option<Self> {
         if !log_requests || !tracing::enabled!(target: "lunaroute::stream", tracing::Level::DEBUG) {
             return None;
         }
         let encoding = header_str(&parts.headers, header::CONTENT_ENCODING);
-        let view = View::new(
+        let mut view = View::new(
             id,
             provider,
             parts.method.as_str(),
             parts.uri.path(),
             encoding,
         );
+        view.pii = pii.cloned();
         Some(Self(Arc::new(Mutex::new(view))))
     }
 
@@ -141,6 +149,8 @@ pub(crate) struct View {
     blocks: Blocks,
     assembler: StreamAssembler,
     events: Vec<SseEvent>,
+    /// Each printed line is redacted as a whole (see the module docs for what that misses).
+    pii: Option<Arc<Redactor>>,
 }
 
 enum Response {
@@ -180,6 +190,7 @@ impl View {
             blocks: Blocks::for_api(api),
             assembler: StreamAssembler::new(api),
             events: Vec::new(),
+            pii: None,
         }
     }
 
@@ -312,6 +323,11 @@ impl View {
     }
 
     fn line(&self, text: String) -> String {
+        let text = match &self.pii {
+            // Not counted: the recorder counts the same values when it stores the request.
+            Some(pii) => pii.text(&text, &mut Counts::default()).into_owned(),
+            None => text,
+        };
         format!("#{} {text}", self.id)
     }
 }

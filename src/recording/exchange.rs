@@ -280,6 +280,7 @@ impl Finished {
             tool_executions,
             cost_usd,
             truncated: self.truncated,
+            redactions: Default::default(),
         }
     }
 }

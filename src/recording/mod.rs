@@ -5,7 +5,7 @@
 //! Pieces: `record` (the assembled shape) · `decode`
 //! (content-encoding copies) · `assemble` (per-dialect response assembly, request summaries) ·
 //! `session` (session identity, client kind, tool timing) · `pricing` · `sqlite` · `jsonl` ·
-//! `retention` · `export` · `debug_view` (the `log_requests` stream view at debug level) · `clock`
+//! `retention` · `export` · `redact` (PII and secrets, before the stores) · `debug_view` (the `log_requests` stream view at debug level) · `clock`
 //! (UTC dates and RFC 3339 timestamps for the stores).
 
 pub(crate) mod assemble;
@@ -19,6 +19,7 @@ pub(crate) mod jsonl;
 pub(crate) mod pricing;
 pub(crate) mod record;
 mod recorder;
+mod redact;
 pub(crate) mod retention;
 pub(crate) mod search;
 pub(crate) mod session;

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Which assistant sent the request, from `user-agent` / `originator` (WIRE.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -168,4 +169,8 @@ pub struct RequestRecord {
     pub cost_usd: Option<f64>,
     /// The capture was cut at the memory budget; bodies are incomplete.
     pub truncated: bool,
+    /// PII and secrets redacted from this record, by kind (`email`, `secret:aws_access_key`, ...):
+    /// how many values were replaced, never the values. Empty without redaction.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub redactions: BTreeMap<String, u64>,
 }

@@ -9,6 +9,7 @@ use super::writer::{self, Msg};
 use super::ws_session::WsSession;
 use crate::config::Config;
 use crate::error::StartupError;
+use crate::features::pii::Redactor;
 use crate::metrics::recorded as metrics;
 use crate::providers::Provider;
 use crate::proxy::ctx::{End, RequestCtx};
@@ -51,13 +52,13 @@ fn base36(mut n: u128) -> String {
 
 impl Recorder {
     /// Opens the stores and starts the writer thread; a disabled recorder does nothing at all.
-    pub fn start(config: &Config) -> Result<Self, StartupError> {
+    pub fn start(config: &Config, pii: Option<Arc<Redactor>>) -> Result<Self, StartupError> {
         let rec = &config.session_recording;
         if !rec.enabled || (!rec.jsonl.enabled && !rec.sqlite.enabled) {
             return Ok(Self { inner: None });
         }
         let queued = Arc::new(AtomicUsize::new(0));
-        let (tx, handle) = writer::spawn(config, queued.clone())?;
+        let (tx, handle) = writer::spawn(config, queued.clone(), pii)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())

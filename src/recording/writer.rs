@@ -7,6 +7,7 @@ use super::exchange::{Context, Exchange, Finished};
 use super::jsonl::JsonlStore;
 use super::pricing::Pricing;
 use super::record::RequestRecord;
+use super::redact::redact_record;
 use super::retention::run_retention;
 use super::session::ToolTracker;
 use super::sqlite::SqliteStore;
@@ -14,6 +15,7 @@ use super::summary::Summary;
 use super::ws_session::WsSession;
 use crate::config::{expand_home, Config, RetentionConfig};
 use crate::error::StartupError;
+use crate::features::pii::Redactor;
 use crate::metrics::recorded as metrics;
 use crate::proxy::ctx::End;
 use bytes::Bytes;
@@ -157,11 +159,14 @@ struct Writer {
     websockets: HashMap<u64, WsSession>,
     queued: Arc<AtomicUsize>,
     retention: Option<(PathBuf, RetentionConfig)>,
+    /// Applied to every record before it is stored (`redact.rs`).
+    pii: Option<Arc<Redactor>>,
 }
 
 pub(crate) fn spawn(
     config: &Config,
     queued: Arc<AtomicUsize>,
+    pii: Option<Arc<Redactor>>,
 ) -> Result<(Sender<Msg>, std::thread::JoinHandle<()>), StartupError> {
     let rec = &config.session_recording;
     let jsonl_dir = expand_home(&rec.jsonl.directory);
@@ -195,6 +200,7 @@ pub(crate) fn spawn(
             .jsonl
             .enabled
             .then(|| (jsonl_dir, rec.jsonl.retention.clone())),
+        pii,
     };
     let (tx, rx) = channel();
     let handle = std::thread::Builder::new()
@@ -358,7 +364,11 @@ impl Writer {
             session_header: self.session_header.as_deref(),
             tools: &mut self.tools,
         };
-        let record = finished.into_record(&mut cx);
+        let mut record = finished.into_record(&mut cx);
+        // Before anything reads the record: the stores, the summary and the metrics see it redacted.
+        if let Some(redactor) = &self.pii {
+            redact_record(redactor, &mut record);
+        }
         record_metrics(&record);
         self.summary.add(&record);
         self.batch.push(record);

@@ -20,6 +20,7 @@ use crate::recording::record::{
     ToolCall, ToolExecution,
 };
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Header names never written, whatever the record holds (the record strips them already; this is
 /// the second lock). Compared case-insensitively.
@@ -148,6 +149,9 @@ struct FinalStats<'a> {
     timings: &'a Timings,
     tools: Tools<'a>,
     cost_usd: Option<f64>,
+    /// PII and secrets redacted, by kind: how many values, never the values; absent when none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    redactions: &'a BTreeMap<String, u64>,
 }
 
 #[derive(Serialize)]
@@ -214,6 +218,7 @@ fn final_stats(r: &RequestRecord) -> FinalStats<'_> {
             executions: &r.tool_executions,
         },
         cost_usd: r.cost_usd,
+        redactions: &r.redactions,
     }
 }
 

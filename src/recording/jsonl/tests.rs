@@ -96,6 +96,7 @@ pub(crate) fn record(
         }],
         cost_usd: Some(0.0123),
         truncated: false,
+        redactions: Default::default(),
     }
 }
 

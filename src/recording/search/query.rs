@@ -229,11 +229,13 @@ pub(super) fn session_detail(conn: &Connection, id: &str) -> Result<Option<Map<S
                 status, outcome, error_type, error_message, stream, message_count, input_tokens,
                 output_tokens, cache_read_tokens, cache_creation_tokens, thinking_tokens,
                 total_tokens, cost_usd, ttfb_ms, ttft_ms, total_ms, upstream_ms, overhead_us,
-                stop_reason, text_preview, tool_call_count, tool_result_count, truncated
+                stop_reason, text_preview, tool_call_count, tool_result_count, truncated, redactions
          FROM requests WHERE session_id = ?1 ORDER BY started_at_ms, request_id",
     )?;
     let requests = stmt
-        .query_map([id], |row| row_object(row, &["stream", "truncated"], &[]))?
+        .query_map([id], |row| {
+            row_object(row, &["stream", "truncated"], &["redactions"])
+        })?
         .map(|request| {
             let mut request = request?;
             let rid = request["request_id"]

@@ -7,7 +7,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Step `i` takes the database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1_TABLES, V2_SEARCH];
+pub(super) const MIGRATIONS: &[&str] = &[V1_TABLES, V2_SEARCH, V3_REDACTIONS];
 
 /// Sessions, requests and tool calls. Token counts are normalised as in `record::Usage` (`input`
 /// excludes cache reads and writes); session figures are sums over its requests. Times are both
@@ -118,6 +118,12 @@ CREATE VIRTUAL TABLE requests_fts USING fts5(
     content,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+";
+
+/// PII redaction (issue 5): per request, which kinds were redacted and how many, as JSON text
+/// (`{"email":2,"secret:aws_access_key":1}`), never the values; NULL when nothing was.
+const V3_REDACTIONS: &str = "
+ALTER TABLE requests ADD COLUMN redactions TEXT;
 ";
 
 /// The schema version this build writes.

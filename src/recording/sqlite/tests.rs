@@ -74,6 +74,7 @@ fn record(session: &str, id: &str, model: &str, started_at_ms: i64, usage: Usage
         tool_executions: Vec::new(),
         cost_usd: None,
         truncated: false,
+        redactions: Default::default(),
     }
 }
 

@@ -179,11 +179,12 @@ fn insert_request(tx: &Transaction<'_>, r: &RequestRecord) -> rusqlite::Result<b
             error_type, error_message, retry_after, stream, message_count, input_tokens,
             output_tokens, cache_read_tokens, cache_creation_tokens, thinking_tokens, total_tokens,
             usage_raw, cost_usd, ttfb_ms, ttft_ms, total_ms, upstream_ms, overhead_us, chunks,
-            events, stop_reason, text_preview, tool_call_count, tool_result_count, betas, truncated
+            events, stop_reason, text_preview, tool_call_count, tool_result_count, betas, truncated,
+            redactions
          ) VALUES (
             ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
             ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36,
-            ?37, ?38, ?39, ?40, ?41
+            ?37, ?38, ?39, ?40, ?41, ?42
          ) ON CONFLICT (request_id) DO NOTHING",
     )?;
     let usage = &r.response.usage;
@@ -192,6 +193,9 @@ fn insert_request(tx: &Transaction<'_>, r: &RequestRecord) -> rusqlite::Result<b
     let usage_raw = usage.raw.as_ref().map(|v| v.to_string());
     let betas = serde_json::to_string(&r.request.betas).unwrap_or_else(|_| "[]".into());
     let cost = r.cost_usd.filter(|c| c.is_finite());
+    let redactions = (!r.redactions.is_empty())
+        .then(|| serde_json::to_string(&r.redactions).ok())
+        .flatten();
     let changed = stmt.execute(params![
         r.request_id,
         r.session_id,
@@ -234,6 +238,7 @@ fn insert_request(tx: &Transaction<'_>, r: &RequestRecord) -> rusqlite::Result<b
         r.request.tool_results.len() as i64,
         betas,
         r.truncated,
+        redactions,
     ])?;
     Ok(changed == 1)
 }

@@ -1,0 +1,71 @@
+//! `pii.apply_to_upstream`: the request phase reads the body into memory (within
+//! `max_request_body_bytes`), redacts the user content (`Scope::Upstream`: user messages and tool
+//! results; thinking blocks and assistant turns stay byte-identical so their signatures hold),
+//! fixes `content-length` and sends the redacted bytes. The recorder and the debug view see what
+//! the provider received. With the option off this file is never reached and the body streams.
+
+use super::request_body::observe_whole;
+use crate::body::{self, Body};
+use crate::error::ProxyError;
+use crate::features::pii::{Counts, Redactor, Scope};
+use crate::features::{DebugView, RequestSink};
+use crate::metrics::recorded as metrics;
+use bytes::Bytes;
+use http::{header, HeaderValue};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use std::sync::{Arc, OnceLock};
+
+/// What the body's observers are (the same ones the streaming path feeds frame by frame).
+pub(super) struct Observers {
+    pub model: Arc<OnceLock<String>>,
+    pub sink: Option<RequestSink>,
+    pub debug: Option<DebugView>,
+}
+
+/// The whole body, redacted, as the upstream request's body; `parts` get the new length.
+pub(super) async fn redacted_body(
+    redactor: &Redactor,
+    parts: &mut http::request::Parts,
+    body: Incoming,
+    limit: u64,
+    observers: Observers,
+) -> Result<Body, ProxyError> {
+    let encoded = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        // Forwarding it unread would send the provider exactly what this mode must keep from it.
+        return Err(ProxyError::BadRequest(
+            "session_recording.pii.apply_to_upstream cannot redact a compressed request body; \
+             send it without content-encoding"
+                .into(),
+        ));
+    }
+    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+    let whole = match Limited::new(body, cap).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return Err(ProxyError::BodyTooLarge { limit })
+        }
+        Err(e) => {
+            return Err(ProxyError::BadRequest(format!(
+                "reading the request body from the client failed: {e}"
+            )))
+        }
+    };
+    let mut counts = Counts::default();
+    let sent = match redactor.json_body(&whole, Scope::Upstream, &mut counts) {
+        Some(redacted) => Bytes::from(redacted),
+        None => whole,
+    };
+    for (kind, n) in counts.iter() {
+        metrics::record_pii_redactions(kind, n);
+    }
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(sent.len()));
+    observe_whole(&sent, observers.model, observers.sink, observers.debug);
+    Ok(body::full(sent))
+}
