@@ -1,0 +1,500 @@
+//! The byte-preserving JSON walker. `parse` reads a document once into a flat list of containers
+//! (`Frame`: parent, key, and its own `type`/`role` wherever they appear in it) and values (`Val`:
+//! raw byte range, holder, key). Nothing is re-serialized: redaction produces `Edit`s on the raw
+//! text, inside string values only, so key order, whitespace, number formatting and the escapes
+//! of untouched text stay exactly as sent (a thinking block's signature still verifies, JSONL
+//! prefix sharing still works).
+//!
+//! Inside a changed string, only the detected spans change: their raw ranges are found by
+//! decoding escapes alongside (`raw_offsets`), and replacements are escaped for JSON.
+
+use super::rules::{self, Flags, Holder, Treat};
+use super::{apply, Counts, Edit, Redactor, Scope};
+use std::borrow::Cow;
+
+const NONE: usize = usize::MAX;
+
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub parent: usize,
+    /// Raw key range in the parent object (`None` for array elements and the root).
+    pub key: Option<(usize, usize)>,
+    pub is_obj: bool,
+    pub ty: Option<(usize, usize)>,
+    pub role: Option<(usize, usize)>,
+    pub flags: Flags,
+}
+
+#[derive(Debug)]
+pub(crate) struct Val {
+    /// Raw range (for strings: between the quotes).
+    pub start: usize,
+    pub end: usize,
+    pub frame: usize,
+    pub key: Option<(usize, usize)>,
+    pub string: bool,
+    pub escaped: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Doc<'a> {
+    pub src: &'a str,
+    pub frames: Vec<Frame>,
+    pub vals: Vec<Val>,
+    /// One whole JSON value and nothing after it but whitespace.
+    pub complete: bool,
+}
+
+/// The text is not a JSON document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotJson;
+
+impl<'a> Doc<'a> {
+    pub fn raw(&self, range: (usize, usize)) -> &'a str {
+        &self.src[range.0..range.1]
+    }
+
+    pub fn key_of(&self, v: &Val) -> Option<&'a str> {
+        v.key.map(|k| self.raw(k))
+    }
+
+    fn holder(&self, frame: usize) -> Holder<'a> {
+        let Some(f) = self.frames.get(frame) else {
+            return Holder::default();
+        };
+        Holder {
+            ty: f.ty.map(|r| self.raw(r)),
+            role: f.role.map(|r| self.raw(r)),
+            flags: f.flags,
+            root: f.parent == NONE,
+        }
+    }
+
+    /// The index in `vals` of the string value at `frame` under `key`, if there is one.
+    pub fn string_at(&self, frame: usize, key: &str) -> Option<usize> {
+        self.vals
+            .iter()
+            .position(|v| v.frame == frame && v.string && self.key_of(v) == Some(key))
+    }
+
+    /// The scalar (number, string contents) at `frame` under `key`, as written.
+    pub fn scalar_at(&self, frame: usize, key: &str) -> Option<&'a str> {
+        self.vals
+            .iter()
+            .find(|v| v.frame == frame && self.key_of(v) == Some(key))
+            .map(|v| self.raw((v.start, v.end)))
+    }
+
+    /// The object under `key` in `frame`.
+    pub fn child(&self, frame: usize, key: &str) -> Option<usize> {
+        (frame + 1..self.frames.len()).find(|&i| {
+            self.frames[i].parent == frame && self.frames[i].key.map(|k| self.raw(k)) == Some(key)
+        })
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// From just after an opening quote: the closing quote's index (or `None` if the text ends
+/// first), and whether a backslash was seen.
+fn scan_string(b: &[u8], mut i: usize) -> (Option<usize>, bool) {
+    let mut escaped = false;
+    while let Some(off) = b[i..].iter().position(|&c| c == b'"' || c == b'\\') {
+        i += off;
+        if b[i] == b'"' {
+            return (Some(i), escaped);
+        }
+        escaped = true;
+        i += 2;
+        if i >= b.len() {
+            break;
+        }
+    }
+    (None, escaped)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Value,
+    ValueOrEnd,
+    Key,
+    KeyOrEnd,
+    CommaOrEnd,
+    Done,
+}
+
+/// Reads `src` as far as it is JSON. A string cut by the end of the text is still listed (a
+/// stream's partial tool input), but the document is then not `complete`.
+pub(crate) fn parse(src: &str) -> Doc<'_> {
+    let b = src.as_bytes();
+    let mut doc = Doc {
+        src,
+        frames: Vec::new(),
+        vals: Vec::new(),
+        complete: false,
+    };
+    let mut stack: Vec<usize> = Vec::new();
+    let mut key: Option<(usize, usize)> = None;
+    let mut want = Want::Value;
+    let mut i = 0;
+    loop {
+        i = skip_ws(b, i);
+        if i >= b.len() {
+            doc.complete = want == Want::Done;
+            break;
+        }
+        let top = stack.last().copied().unwrap_or(NONE);
+        match want {
+            Want::Done => break,
+            Want::Value | Want::ValueOrEnd => {
+                if want == Want::ValueOrEnd && b[i] == b']' {
+                    stack.pop();
+                    i += 1;
+                    want = after_value(&stack, &doc.frames);
+                    continue;
+                }
+                match b[i] {
+                    c @ (b'{' | b'[') => {
+                        doc.frames.push(Frame {
+                            parent: top,
+                            key: key.take(),
+                            is_obj: c == b'{',
+                            ty: None,
+                            role: None,
+                            flags: Flags::default(),
+                        });
+                        stack.push(doc.frames.len() - 1);
+                        want = if c == b'{' {
+                            Want::KeyOrEnd
+                        } else {
+                            Want::ValueOrEnd
+                        };
+                        i += 1;
+                    }
+                    b'"' => {
+                        let (close, escaped) = scan_string(b, i + 1);
+                        let end = close.unwrap_or(b.len());
+                        let k = key.take();
+                        if let (Some(f), Some(kr)) = (doc.frames.get_mut(top), k) {
+                            match &src[kr.0..kr.1] {
+                                "type" if f.ty.is_none() => f.ty = Some((i + 1, end)),
+                                "role" if f.role.is_none() => f.role = Some((i + 1, end)),
+                                _ => {}
+                            }
+                        }
+                        doc.vals.push(Val {
+                            start: i + 1,
+                            end,
+                            frame: top,
+                            key: k,
+                            string: true,
+                            escaped,
+                        });
+                        let Some(close) = close else { break };
+                        i = close + 1;
+                        want = after_value(&stack, &doc.frames);
+                    }
+                    _ => {
+                        let start = i;
+                        while i < b.len()
+                            && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'+' | b'-' | b'.'))
+                        {
+                            i += 1;
+                        }
+                        if i == start {
+                            break;
+                        }
+                        doc.vals.push(Val {
+                            start,
+                            end: i,
+                            frame: top,
+                            key: key.take(),
+                            string: false,
+                            escaped: false,
+                        });
+                        want = after_value(&stack, &doc.frames);
+                    }
+                }
+            }
+            Want::Key | Want::KeyOrEnd => {
+                if want == Want::KeyOrEnd && b[i] == b'}' {
+                    stack.pop();
+                    i += 1;
+                    want = after_value(&stack, &doc.frames);
+                    continue;
+                }
+                if b[i] != b'"' {
+                    break;
+                }
+                let (Some(close), _) = scan_string(b, i + 1) else {
+                    break;
+                };
+                key = Some((i + 1, close));
+                i = skip_ws(b, close + 1);
+                if b.get(i) != Some(&b':') {
+                    break;
+                }
+                i += 1;
+                want = Want::Value;
+            }
+            Want::CommaOrEnd => {
+                let is_obj = doc.frames.get(top).is_some_and(|f| f.is_obj);
+                match (b[i], is_obj) {
+                    (b',', true) => want = Want::Key,
+                    (b',', false) => want = Want::Value,
+                    (b'}', true) | (b']', false) => {
+                        stack.pop();
+                        want = after_value(&stack, &doc.frames);
+                    }
+                    _ => break,
+                }
+                i += 1;
+            }
+        }
+    }
+    // Flags flow from parents (always earlier in the list) to children.
+    for idx in 0..doc.frames.len() {
+        let f = &doc.frames[idx];
+        let parent = doc.holder(f.parent);
+        let flags =
+            rules::child_flags(&parent, f.key.map(|k| doc.raw(k)), f.ty.map(|r| doc.raw(r)));
+        doc.frames[idx].flags = flags;
+    }
+    doc
+}
+
+fn after_value(stack: &[usize], _frames: &[Frame]) -> Want {
+    if stack.is_empty() {
+        Want::Done
+    } else {
+        Want::CommaOrEnd
+    }
+}
+
+// === escapes ===
+
+/// One escape or character of a raw JSON string: its raw length and what it decodes to.
+fn unit(raw: &[u8], i: usize) -> (usize, char) {
+    if raw[i] != b'\\' {
+        let len = utf8_len(raw[i]);
+        let s = std::str::from_utf8(&raw[i..(i + len).min(raw.len())]).ok();
+        return (
+            len.min(raw.len() - i),
+            s.and_then(|s| s.chars().next()).unwrap_or('\u{FFFD}'),
+        );
+    }
+    let Some(&e) = raw.get(i + 1) else {
+        return (1, '\u{FFFD}');
+    };
+    let c = match e {
+        b'n' => '\n',
+        b't' => '\t',
+        b'r' => '\r',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'u' => {
+            let Some(hi) = hex4(raw, i + 2) else {
+                return (2, '\u{FFFD}');
+            };
+            if (0xD800..0xDC00).contains(&hi)
+                && raw.get(i + 6) == Some(&b'\\')
+                && raw.get(i + 7) == Some(&b'u')
+            {
+                if let Some(lo) = hex4(raw, i + 8).filter(|lo| (0xDC00..0xE000).contains(lo)) {
+                    let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                    return (12, char::from_u32(c).unwrap_or('\u{FFFD}'));
+                }
+            }
+            return (6, char::from_u32(hi).unwrap_or('\u{FFFD}'));
+        }
+        other => char::from(other),
+    };
+    (2, c)
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+fn hex4(raw: &[u8], at: usize) -> Option<u32> {
+    let digits = std::str::from_utf8(raw.get(at..at + 4)?).ok()?;
+    u32::from_str_radix(digits, 16).ok()
+}
+
+/// The string's text with escapes decoded (borrowed when there are none).
+pub(crate) fn decode(raw: &str, escaped: bool) -> Cow<'_, str> {
+    if !escaped {
+        return Cow::Borrowed(raw);
+    }
+    let b = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    // Plain runs are copied whole; only escapes go through `unit`.
+    while let Some(off) = b[i..].iter().position(|&c| c == b'\\') {
+        out.push_str(&raw[i..i + off]);
+        i += off;
+        let (len, c) = unit(b, i);
+        out.push(c);
+        i += len.max(1);
+    }
+    out.push_str(&raw[i..]);
+    Cow::Owned(out)
+}
+
+/// Raw offsets of decoded offsets (ascending, on character boundaries of the decoded text).
+fn raw_offsets(raw: &str, decoded: &[usize]) -> Vec<usize> {
+    let b = raw.as_bytes();
+    let mut out = Vec::with_capacity(decoded.len());
+    let (mut i, mut d) = (0, 0);
+    for &want in decoded {
+        while d < want && i < b.len() {
+            let (len, c) = unit(b, i);
+            i += len.max(1);
+            d += c.len_utf8();
+        }
+        out.push(i);
+    }
+    out
+}
+
+/// `s` as JSON string contents.
+pub(crate) fn escape_into(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Edits on decoded text → edits on the raw string `raw` starting at `base` in its document.
+pub(crate) fn to_raw(raw: &str, escaped: bool, base: usize, edits: &[Edit], out: &mut Vec<Edit>) {
+    let offsets: Vec<usize> = edits.iter().flat_map(|e| [e.start, e.end]).collect();
+    let mapped = if escaped {
+        raw_offsets(raw, &offsets)
+    } else {
+        offsets
+    };
+    for (e, pair) in edits.iter().zip(mapped.chunks(2)) {
+        let mut with = String::with_capacity(e.with.len());
+        escape_into(&e.with, &mut with);
+        out.push(Edit {
+            start: base + pair[0],
+            end: base + pair[1],
+            with,
+        });
+    }
+}
+
+// === redaction ===
+
+/// Embedded JSON (`arguments`) inside embedded JSON is followed this deep, then taken as text.
+const MAX_NESTING: usize = 3;
+
+/// Edits for every string value of `doc` that `scope` redacts, except those `skip` names
+/// (by index into `doc.vals`).
+pub(crate) fn plan_doc(
+    r: &Redactor,
+    doc: &Doc<'_>,
+    scope: Scope,
+    skip: &dyn Fn(usize) -> bool,
+    counts: &mut Counts,
+    edits: &mut Vec<Edit>,
+) {
+    plan_nested(r, doc, scope, skip, counts, edits, 0);
+}
+
+fn plan_nested(
+    r: &Redactor,
+    doc: &Doc<'_>,
+    scope: Scope,
+    skip: &dyn Fn(usize) -> bool,
+    counts: &mut Counts,
+    edits: &mut Vec<Edit>,
+    nesting: usize,
+) {
+    let mut local = Vec::new();
+    for (idx, v) in doc.vals.iter().enumerate() {
+        if !v.string || skip(idx) {
+            continue;
+        }
+        let raw = doc.raw((v.start, v.end));
+        let holder = doc.holder(v.frame);
+        let treat = rules::treat(&holder, doc.key_of(v), raw.as_bytes(), scope);
+        if treat == Treat::Skip {
+            continue;
+        }
+        let text = decode(raw, v.escaped);
+        local.clear();
+        let inner = (treat == Treat::Json && nesting < MAX_NESTING).then(|| parse(&text));
+        match inner {
+            Some(inner) if inner.complete => plan_nested(
+                r,
+                &inner,
+                Scope::Recording,
+                &|_| false,
+                counts,
+                &mut local,
+                nesting + 1,
+            ),
+            _ => r.plan(&text, counts, &mut local),
+        }
+        if !local.is_empty() {
+            to_raw(raw, v.escaped, v.start, &local, edits);
+        }
+    }
+}
+
+/// `Redactor::json_body`.
+pub(crate) fn redact_body(
+    r: &Redactor,
+    body: &[u8],
+    scope: Scope,
+    counts: &mut Counts,
+) -> Option<Vec<u8>> {
+    let src = std::str::from_utf8(body).ok()?;
+    let doc = parse(src);
+    if !doc.complete {
+        // Not JSON: only the recorder takes it as text; a request is sent upstream as it came.
+        return match scope {
+            Scope::Recording => match r.text(src, counts) {
+                Cow::Owned(s) => Some(s.into_bytes()),
+                Cow::Borrowed(_) => None,
+            },
+            Scope::Upstream => None,
+        };
+    }
+    let mut edits = Vec::new();
+    plan_doc(r, &doc, scope, &|_| false, counts, &mut edits);
+    (!edits.is_empty()).then(|| apply(src, &edits).into_bytes())
+}
+
+/// A JSON text held in a string (`arguments`): `Ok(None)` when nothing changed.
+pub(crate) fn redact_json_text(
+    r: &Redactor,
+    text: &str,
+    counts: &mut Counts,
+) -> Result<Option<String>, NotJson> {
+    let doc = parse(text);
+    if !doc.complete {
+        return Err(NotJson);
+    }
+    let mut edits = Vec::new();
+    plan_doc(r, &doc, Scope::Recording, &|_| false, counts, &mut edits);
+    Ok((!edits.is_empty()).then(|| apply(text, &edits)))
+}

@@ -1,0 +1,35 @@
+//! Tests of the PII core: one file per piece (detectors, secrets, modes and the vault, JSON, SSE),
+//! the precision/recall corpus (`corpus.rs`, over `tests/fixtures/pii/corpus.txt`) and a
+//! no-panic run over random input (`fuzz.rs`).
+
+mod detectors;
+
+use super::{Counts, Redactor};
+use crate::config::{PiiConfig, RedactionMode};
+use crate::test_support::TempDir;
+
+/// A redactor with every detector on, in `mode`; its home (key file) is a temp dir.
+pub(super) fn redactor(mode: RedactionMode) -> (Redactor, TempDir) {
+    let home = TempDir::new("pii-home");
+    let cfg = PiiConfig {
+        enabled: true,
+        redaction_mode: mode,
+        hmac_secret: None,
+        ..PiiConfig::default()
+    };
+    let r = Redactor::from_config(&cfg, &home, None)
+        .expect("builds")
+        .expect("something to redact");
+    (r, home)
+}
+
+pub(super) fn mask() -> Redactor {
+    redactor(RedactionMode::Mask).0
+}
+
+/// `text` redacted in mask mode, and the counts.
+pub(super) fn masked(r: &Redactor, text: &str) -> (String, Counts) {
+    let mut counts = Counts::default();
+    let out = r.text(text, &mut counts).into_owned();
+    (out, counts)
+}
