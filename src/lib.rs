@@ -39,10 +39,10 @@ pub mod error;
 pub mod features;
 pub mod logging;
 mod metrics;
-mod providers;
-mod proxy;
 #[cfg(feature = "pii")]
 mod pii;
+mod providers;
+mod proxy;
 #[cfg(feature = "recording")]
 mod recording;
 mod router;

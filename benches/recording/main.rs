@@ -3,15 +3,17 @@
 //! (`benches/support`): the stand-in provider in this process, the real `lunaroute-server` binary
 //! as child processes, the hyper load client.
 //!
-//! Three sides against the same upstream, in interleaved batches (the order rotates every batch,
-//! so machine noise hits all three alike): **direct** (client → upstream), **off** (a proxy with
-//! `LUNAROUTE_ENABLE_SESSION_RECORDING=false`) and **on** (a proxy recording JSONL and SQLite into a
-//! temporary directory). Requests are Claude-Code-like (`workload`): 50–100 KB bodies with a growing
+//! Four sides against the same upstream, in interleaved batches (the order rotates every batch,
+//! so machine noise hits all alike; `lanes.rs`): **direct** (client → upstream), **off** (a proxy
+//! with `LUNAROUTE_ENABLE_SESSION_RECORDING=false`), **on** (a proxy recording JSONL and SQLite into
+//! a temporary directory, no redaction at all) and **pii** (recording with PII redaction on: every
+//! detector plus secrets, mask mode; latency phase only). Requests are Claude-Code-like (`workload`): 50–100 KB bodies with a growing
 //! message history and a session header, because recording cost grows with the body.
 //!
 //! Measured:
 //! 1. **latency**: the ~1 KB JSON answer at 200 req/s (time to last byte) and the ~4 KB SSE stream
-//!    (first and last byte), p50/p99; the figure is on − off (target: +50 µs at p50);
+//!    (first and last byte), p50/p99; the figure is on − off (target: +50 µs at p50), and
+//!    pii − on for what redaction adds (it runs on the writer thread, off the request path);
 //! 2. **recorder throughput**: `BURST` streamed requests as fast as 8 connections can send them,
 //!    first through the off proxy, then through the on proxy while a read-only SQLite connection
 //!    counts `requests` rows; persisted requests/s is N ÷ (first request sent → N-th row visible),
@@ -28,12 +30,14 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod lanes;
 mod recorder;
 mod report;
 mod workload;
 
+use lanes::{interleaved, Lane};
 use report::{Burst, Report};
-use support::client::{self, Conn, Samples, Target, Throughput};
+use support::client::{self, Conn, Target, Throughput};
 use support::proxy_process::ProxyProcess;
 use support::upstream::{Payloads, Upstream};
 use workload::Workload;
@@ -93,52 +97,6 @@ fn main() -> ExitCode {
     support::runner::main("recording", &FULL, &SMOKE, run)
 }
 
-/// One way to the upstream, with its own conversation series (same bodies as the other sides).
-struct Lane {
-    name: &'static str,
-    target: Target,
-    conn: Conn,
-    series: u16,
-    /// Requests built (and sent) so far on this lane.
-    sent: u64,
-}
-
-// === impl Lane ===
-
-impl Lane {
-    async fn open(name: &'static str, target: Target, series: u16) -> Result<Self, BoxError> {
-        Ok(Self {
-            name,
-            target,
-            conn: Conn::open(target).await?,
-            series,
-            sent: 0,
-        })
-    }
-
-    async fn paced(
-        &mut self,
-        plan: &Plan,
-        workload: &Workload,
-        stream: bool,
-        expect_len: usize,
-        n: usize,
-    ) -> Samples {
-        let Self {
-            target,
-            conn,
-            series,
-            sent,
-            ..
-        } = self;
-        let next = || {
-            *sent += 1;
-            workload.request(*series, *sent - 1, stream)
-        };
-        client::paced_with(conn, *target, expect_len, n, plan.period, next).await
-    }
-}
-
 async fn run(plan: &Plan) -> Result<Report, BoxError> {
     let payloads = Arc::new(Payloads::build());
     let (json_len, sse_len) = (payloads.json.len(), payloads.sse_len());
@@ -161,15 +119,37 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
             ("LUNAROUTE_ENABLE_SESSION_RECORDING", "true".into()),
             ("LUNAROUTE_SESSIONS_DIR", sessions_dir.display().to_string()),
             ("LUNAROUTE_SESSIONS_DB_PATH", db_path.display().to_string()),
+            // Recording alone: not even the default secret redaction.
+            (
+                "LUNAROUTE_SESSION_RECORDING__PII__REDACT_SECRETS",
+                "false".into(),
+            ),
+        ],
+    )?;
+    let pii_db = scratch.0.join("pii.db");
+    let pii = ProxyProcess::start_with(
+        binary,
+        upstream.addr,
+        &[
+            ("LUNAROUTE_ENABLE_SESSION_RECORDING", "true".into()),
+            (
+                "LUNAROUTE_SESSIONS_DIR",
+                scratch.0.join("pii-sessions").display().to_string(),
+            ),
+            ("LUNAROUTE_SESSIONS_DB_PATH", pii_db.display().to_string()),
+            // Every detector and the secrets, in the default mask mode.
+            ("LUNAROUTE_ENABLE_PII", "true".into()),
         ],
     )?;
     eprintln!(
-        "bench: upstream on {}, recording off: proxy (pid {}) on {}, on: proxy (pid {}) on {}",
+        "bench: upstream on {}, recording off: proxy (pid {}) on {}, on: proxy (pid {}) on {}, on + PII: proxy (pid {}) on {}",
         upstream.addr,
         off.pid(),
         off.addr,
         on.pid(),
-        on.addr
+        on.addr,
+        pii.pid(),
+        pii.addr
     );
 
     let mut lanes = [
@@ -198,6 +178,15 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
                 via_proxy: true,
             },
             3,
+        )
+        .await?,
+        Lane::open(
+            "pii",
+            Target {
+                addr: pii.addr,
+                via_proxy: true,
+            },
+            4,
         )
         .await?,
     ];
@@ -253,6 +242,7 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
         }
     }
     let on_sent = lanes[2].sent;
+    let pii_sent = lanes[3].sent;
     drop(lanes);
 
     // Every request of the latency phase has its row before the burst starts.
@@ -263,6 +253,15 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
             settled.last
         ));
     }
+    let settled = rows_after(&pii_db, pii_sent).await?;
+    if settled.reached.is_none() {
+        problems.push(format!(
+            "latency phase with PII: {pii_sent} requests recorded, {} rows",
+            settled.last
+        ));
+    }
+    // Not needed for the burst: stopped now so it takes no CPU from the others.
+    problems.extend(pii.stop_and_check("recording-pii proxy"));
 
     let total = plan.burst_conns * plan.burst_per_conn;
     eprintln!(
@@ -385,30 +384,6 @@ async fn run(plan: &Plan) -> Result<Report, BoxError> {
         db_bytes,
         problems,
     })
-}
-
-/// `count` paced requests per side in batches; the side that goes first rotates every batch.
-async fn interleaved(
-    plan: &Plan,
-    workload: &Workload,
-    lanes: &mut [Lane; 3],
-    stream: bool,
-    expect_len: usize,
-    count: usize,
-) -> [Samples; 3] {
-    let mut samples = [Samples::default(), Samples::default(), Samples::default()];
-    for batch in 0..count.div_ceil(plan.batch) {
-        let n = plan.batch.min(count - batch * plan.batch);
-        for k in 0..3 {
-            let side = (batch + k) % 3;
-            samples[side].absorb(
-                lanes[side]
-                    .paced(plan, workload, stream, expect_len, n)
-                    .await,
-            );
-        }
-    }
-    samples
 }
 
 /// What a burst achieved, and the request bytes it sent.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// The target: recording on adds at most this much at p50, compared with recording off.
 const TARGET_ADDED_P50_US: f64 = 50.0;
-const SIDES: [&str; 3] = ["direct", "off", "on"];
+const SIDES: [&str; 4] = ["direct", "off", "on", "pii"];
 
 /// What the recorder did with the burst sent through the recording proxy.
 pub struct Burst {
@@ -51,11 +51,11 @@ impl Burst {
     }
 }
 
-/// A latency measure for the three sides.
+/// A latency measure for the four sides.
 struct Measure {
     name: &'static str,
     key: &'static str,
-    dists: [Dist; 3],
+    dists: [Dist; 4],
 }
 
 // === impl Measure ===
@@ -64,13 +64,13 @@ impl Measure {
     fn new(
         name: &'static str,
         key: &'static str,
-        samples: &[Vec<Timing>; 3],
+        samples: &[Vec<Timing>; 4],
         pick: fn(&Timing) -> Duration,
     ) -> Self {
         Self {
             name,
             key,
-            dists: [0, 1, 2].map(|i| Dist::of(samples[i].iter().map(pick))),
+            dists: [0, 1, 2, 3].map(|i| Dist::of(samples[i].iter().map(pick))),
         }
     }
 
@@ -87,8 +87,11 @@ impl Measure {
             "direct": self.dists[0].to_json(),
             "recording_off": self.dists[1].to_json(),
             "recording_on": self.dists[2].to_json(),
+            "recording_on_pii": self.dists[3].to_json(),
             "on_minus_off_p50_us": round(self.added_p50()),
             "on_minus_off_p99_us": round(self.added_p99()),
+            "pii_minus_on_p50_us": round(self.dists[3].p50 - self.dists[2].p50),
+            "pii_minus_on_p99_us": round(self.dists[3].p99 - self.dists[2].p99),
             "off_minus_direct_p50_us": round(self.dists[1].p50 - self.dists[0].p50),
         })
     }
@@ -103,9 +106,9 @@ pub struct Report {
     /// The smallest and the largest request body of a session.
     pub body_bytes: (usize, usize),
     pub rate_per_sec: f64,
-    /// Timings per side: direct, off, on.
-    pub json: [Vec<Timing>; 3],
-    pub sse: [Vec<Timing>; 3],
+    /// Timings per side: direct, off, on, on with PII redaction.
+    pub json: [Vec<Timing>; 4],
+    pub sse: [Vec<Timing>; 4],
     pub burst_conns: u64,
     pub off_burst: Throughput,
     pub off_cpu: Option<Duration>,
@@ -156,7 +159,7 @@ impl Outcome for Report {
     fn print(&self) {
         println!();
         println!(
-            "LunaRoute recording bench ({} run, {} CPUs): recording on vs off vs direct, same run, interleaved",
+            "LunaRoute recording bench ({} run, {} CPUs): recording on (+ PII) vs off vs direct, same run, interleaved",
             self.mode, self.cpus
         );
         println!(
@@ -169,22 +172,32 @@ impl Outcome for Report {
         );
         println!();
         println!(
-            "{:<22} {:>4} {:>12} {:>12} {:>12} {:>12} {:>12}",
-            "measure", "", "direct", "rec. off", "rec. on", "on − off", "off − direct"
+            "{:<22} {:>4} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}",
+            "measure",
+            "",
+            "direct",
+            "rec. off",
+            "rec. on",
+            "rec.+PII",
+            "on − off",
+            "PII − on",
+            "off − direct"
         );
         for m in self.measures() {
-            let [d, off, on] = &m.dists;
+            let [d, off, on, pii] = &m.dists;
             for (label, pick) in [
                 ("p50", (|d: &Dist| d.p50) as fn(&Dist) -> f64),
                 ("p99", |d: &Dist| d.p99),
             ] {
                 let shown = if label == "p50" { m.name } else { "" };
                 println!(
-                    "{shown:<22} {label:>4} {:>9.1} µs {:>9.1} µs {:>9.1} µs {:>+9.1} µs {:>+9.1} µs",
+                    "{shown:<22} {label:>4} {:>9.1} µs {:>9.1} µs {:>9.1} µs {:>9.1} µs {:>+9.1} µs {:>+9.1} µs {:>+9.1} µs",
                     pick(d),
                     pick(off),
                     pick(on),
+                    pick(pii),
                     pick(on) - pick(off),
+                    pick(pii) - pick(on),
                     pick(off) - pick(d)
                 );
             }

@@ -361,3 +361,43 @@ fn check_base_url(url: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::validate_pii;
+    use crate::config::{CustomPattern, PiiConfig, Secret};
+
+    fn custom(name: &str, pattern: &str) -> CustomPattern {
+        CustomPattern {
+            name: name.into(),
+            pattern: pattern.into(),
+            placeholder: None,
+        }
+    }
+
+    #[test]
+    fn pii_names_and_secret_are_checked() {
+        let mut pii = PiiConfig {
+            custom_patterns: vec![custom("employee_id", "EMP-[0-9]+"), custom("a-1", "x")],
+            ..PiiConfig::default()
+        };
+        assert_eq!(validate_pii(&pii), Ok(()));
+        let bad = |pii: &PiiConfig| validate_pii(pii).unwrap_err().0;
+
+        pii.custom_patterns.push(custom("has space", "x"));
+        assert_eq!(bad(&pii), "session_recording.pii.custom_patterns[2].name");
+        pii.custom_patterns[2] = custom("employee_id", "y");
+        let (key, why) = validate_pii(&pii).unwrap_err();
+        assert_eq!(key, "session_recording.pii.custom_patterns[2].name");
+        assert!(why.contains("twice"), "{why}");
+        pii.custom_patterns[2] = custom("other", "");
+        assert_eq!(
+            bad(&pii),
+            "session_recording.pii.custom_patterns[2].pattern"
+        );
+        pii.custom_patterns.pop();
+
+        pii.hmac_secret = Some(Secret::new(""));
+        assert_eq!(bad(&pii), "session_recording.pii.hmac_secret");
+    }
+}

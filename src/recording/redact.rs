@@ -62,6 +62,9 @@ pub(crate) fn redact_record(redactor: &Redactor, record: &mut RequestRecord) {
         redactor.value(raw, &mut again);
     }
 
+    if counts.is_empty() {
+        return;
+    }
     for (kind, n) in counts.iter() {
         metrics::record_pii_redactions(kind, n);
         record.redactions.insert(kind.to_string(), n);

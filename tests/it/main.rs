@@ -10,6 +10,8 @@ mod metrics;
 #[cfg(feature = "recording")]
 mod metrics_recording;
 mod passthrough;
+#[cfg(all(feature = "recording", feature = "pii"))]
+mod pii;
 #[cfg(feature = "recording")]
 mod recording;
 mod routes;

@@ -1,0 +1,54 @@
+//! The debug stream view (`log_requests` at debug level) prints text previews of every request:
+//! with PII on they are redacted like the recording, so the log holds no original either.
+
+use super::session::*;
+use crate::support::process::{server, sigterm, start, TempHome};
+use crate::support::*;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_view_prints_redacted_previews() {
+    let home = TempHome::new();
+    let config = home.write(
+        "config.toml",
+        r#"
+[logging]
+level = "debug"
+log_requests = true
+[session_recording]
+enabled = false
+[session_recording.pii]
+enabled = true
+custom_patterns = [{ name = "employee_id", pattern = "EMP-[0-9]{6}" }]
+"#,
+    );
+    let mock = mock().await;
+    let mut cmd = server(&home);
+    cmd.args(["--host", "127.0.0.1", "--port", "0", "--config"])
+        .arg(&config)
+        .env("LUNAROUTE_ANTHROPIC_BASE_URL", mock.url());
+    let (mut guard, addr, mut seen, lines) = start(&mut cmd);
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    for body in bodies() {
+        let (head, _) = fetch(addr, post_json("/v1/messages", body, &HEADERS)).await;
+        assert_eq!(head.status(), 200);
+    }
+    sigterm(&mut guard);
+    let status = guard.wait_exit(Duration::from_secs(20));
+    // Bounded: the forwarding thread ends when the process's stderr closes.
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+        seen.push(line);
+    }
+    let log = seen.join("\n");
+    assert_eq!(status.code(), Some(0), "{log}");
+    // The view printed both answers' text...
+    assert!(
+        log.contains("text \"I'll write to [EMAIL] and read the log.\""),
+        "{log}"
+    );
+    assert!(log.contains("[EMPLOYEE_ID] approved it."), "{log}");
+    // ...and no original anywhere in the log.
+    for value in originals() {
+        assert!(!log.contains(&value), "{value} in the log:\n{log}");
+    }
+}

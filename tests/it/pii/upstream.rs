@@ -1,0 +1,94 @@
+//! Upstream mode (`apply_to_upstream = true`): the provider receives the user's text and tool
+//! results redacted (tokenized consistently across turns), the thinking block it signed and the
+//! assistant's own turn byte-identical, a correct `content-length`; the client still gets the
+//! provider's bytes unchanged and the recorder stores what the provider received.
+
+use super::recording::TempDirGuard;
+use super::session::*;
+use crate::support::*;
+use lunaroute::config::RedactionMode;
+
+fn tokens(text: &str, kind: &str) -> Vec<String> {
+    let open = format!("[{kind}:");
+    text.match_indices(&open)
+        .map(|(at, _)| text[at..at + open.len() + 9].to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_provider_gets_redacted_user_text_and_identical_thinking() {
+    let dir = TempDirGuard::new();
+    let mock = mock().await;
+    let mut config = pii_config(&mock, &dir.0, RedactionMode::Tokenize);
+    config.session_recording.pii.apply_to_upstream = true;
+    let received = record_session(config.clone()).await;
+    assert_eq!(received, [first_stream(), second_stream()]);
+
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 2);
+    for request in &sent {
+        assert_eq!(
+            request.header("content-length"),
+            Some(request.body.len().to_string().as_str())
+        );
+    }
+    let first = String::from_utf8(sent[0].body.to_vec()).unwrap();
+    let second = String::from_utf8(sent[1].body.to_vec()).unwrap();
+    for value in [EMAIL, PHONE, SSN] {
+        assert!(
+            !first.contains(value),
+            "{value} reached the provider: {first}"
+        );
+    }
+    for value in [CARD, IP, EMPLOYEE] {
+        assert!(
+            !second.contains(value),
+            "{value} reached the provider: {second}"
+        );
+    }
+    // The user's email has one token in both turns (so the conversation stays coherent).
+    let email = tokens(&first, "EMAIL");
+    assert_eq!(email.len(), 1, "{first}");
+    assert!(second.contains(email[0].as_str()), "{second}");
+    assert_eq!(tokens(&second, "CREDIT_CARD").len(), 1, "{second}");
+    // Everything but the user content is as the client sent it: the thinking block (text and
+    // signature, so the provider's check passes), the assistant's text, the request's framing.
+    assert!(second.contains(&thinking_block()), "{second}");
+    let answer = answer_pieces().concat();
+    assert!(second.contains(&answer), "{second}");
+    let client_first = String::from_utf8(bodies()[0].to_vec()).unwrap();
+    // Only the values changed: putting them back gives the client's bytes.
+    let restored = first
+        .replace(&email[0], EMAIL)
+        .replace(&tokens(&first, "PHONE")[0], PHONE)
+        .replace(&tokens(&first, "SSN")[0], SSN);
+    assert_eq!(restored, client_first);
+
+    // The recorder stored what the provider received (turn 1 holds user content only, so the
+    // recording's own redaction has nothing left to change there).
+    let stored = exported_bodies(&config);
+    assert_eq!(stored[0], first);
+    assert_no_originals(&dir.0);
+}
+
+#[tokio::test]
+async fn a_compressed_request_is_refused_not_forwarded() {
+    let dir = TempDirGuard::new();
+    let mock = mock().await;
+    let mut config = pii_config(&mock, &dir.0, RedactionMode::Mask);
+    config.session_recording.pii.apply_to_upstream = true;
+    let mut proxy = spawn_proxy(config).await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &bodies()[0]).unwrap();
+    let mut headers = HEADERS.to_vec();
+    headers.push(("content-encoding", "gzip"));
+    let (head, body) = fetch(
+        proxy.addr,
+        post_json("/v1/messages", gz.finish().unwrap(), &headers),
+    )
+    .await;
+    proxy.shutdown().await.unwrap();
+    assert_eq!(head.status(), 400, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("apply_to_upstream"));
+    assert!(mock.requests().is_empty());
+}
