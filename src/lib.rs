@@ -15,6 +15,7 @@
 //! - [`error`]: `ProxyError` rendered in the client's own error format; `StartupError`.
 //! - `metrics`: Prometheus metric names, `record_*` helpers, the `/metrics` text.
 //! - `sse`: the incremental event-stream parser (recording, pii, translate).
+//! - `translate`: Anthropic Messages ↔ OpenAI Chat / Responses (requests, responses, streams, errors).
 //! - `body`: the one `Body` type. `features`: where Cargo features become code. [`logging`]: filters.
 //! - `test_support` (unit tests only): `TempDir` (removed on drop) and `headers`.
 //!
@@ -51,6 +52,8 @@ pub mod state;
 mod tasks;
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "translate")]
+mod translate;
 
 pub use body::{Body, BoxError};
 pub use providers::Provider;
