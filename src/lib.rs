@@ -44,6 +44,7 @@ mod proxy;
 #[cfg(feature = "recording")]
 mod recording;
 mod router;
+mod routing;
 pub mod server;
 // The event-stream parser serves the recorder, PII redaction and translation; the slim build has none.
 #[cfg(any(feature = "recording", feature = "pii", feature = "translate"))]
