@@ -6,6 +6,9 @@
 // Until the proxy calls this module, only the tests reach it.
 #![cfg_attr(not(test), allow(dead_code))]
 
+pub(crate) mod errors;
+mod estimate;
+mod responses;
 pub(crate) mod sse_out;
 
 /// A wire dialect: which API shape a body or stream follows.
@@ -90,20 +93,26 @@ fn unsupported(client: Dialect, provider: Dialect) -> TranslateError {
 pub(crate) fn request(
     client: Dialect,
     provider: Dialect,
-    _body: &[u8],
-    _target: &Target,
+    body: &[u8],
+    target: &Target,
 ) -> Result<Translated, TranslateError> {
-    Err(unsupported(client, provider))
+    match (client, provider) {
+        (Dialect::Anthropic, Dialect::Responses) => responses::request(body, target),
+        _ => Err(unsupported(client, provider)),
+    }
 }
 
 /// A 2xx JSON (non-streaming) provider answer, as the client's dialect.
 pub(crate) fn response(
     client: Dialect,
     provider: Dialect,
-    _body: &[u8],
-    _view: &ClientView,
+    body: &[u8],
+    view: &ClientView,
 ) -> Result<Vec<u8>, TranslateError> {
-    Err(unsupported(client, provider))
+    match (client, provider) {
+        (Dialect::Anthropic, Dialect::Responses) => responses::response(body, view),
+        _ => Err(unsupported(client, provider)),
+    }
 }
 
 /// A non-2xx provider answer (or a local failure) as the client expects it.
@@ -117,17 +126,13 @@ pub(crate) struct ErrorAnswer {
 
 /// A non-2xx provider answer in the client's error shape (T2 implements this in `errors.rs`).
 pub(crate) fn error(
-    _client: Dialect,
-    _provider: Dialect,
+    client: Dialect,
+    provider: Dialect,
     status: u16,
-    _headers: &http::HeaderMap,
+    headers: &http::HeaderMap,
     body: &[u8],
 ) -> ErrorAnswer {
-    ErrorAnswer {
-        status,
-        retry_after: None,
-        body: body.to_vec(),
-    }
+    errors::error(client, provider, status, headers, body)
 }
 
 /// SSE -> SSE translator for one streamed response; feed provider bytes as they arrive (any split).
@@ -138,41 +143,47 @@ pub(crate) struct Stream {
 enum StreamKind {
     /// A pair this module does not translate: every call emits the client's error event.
     Unsupported,
+    Responses(Box<responses::ToAnthropic>),
 }
 
 impl Stream {
-    pub(crate) fn new(_client: Dialect, _provider: Dialect, _view: ClientView) -> Self {
-        Self {
-            inner: StreamKind::Unsupported,
-        }
+    pub(crate) fn new(client: Dialect, provider: Dialect, view: ClientView) -> Self {
+        let inner = match (client, provider) {
+            (Dialect::Anthropic, Dialect::Responses) => {
+                StreamKind::Responses(Box::new(responses::ToAnthropic::new(view)))
+            }
+            _ => StreamKind::Unsupported,
+        };
+        Self { inner }
     }
 
     /// Provider bytes in, client-dialect SSE bytes appended to `out` (possibly none yet).
-    pub(crate) fn push(&mut self, _chunk: &[u8], _out: &mut Vec<u8>) {
-        match self.inner {
+    pub(crate) fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        match &mut self.inner {
             StreamKind::Unsupported => {}
+            StreamKind::Responses(s) => s.push(chunk, out),
         }
     }
 
     /// Provider EOF. If the provider's terminal event was seen, finish cleanly; otherwise emit the
     /// client dialect's error event — never a fake success.
-    pub(crate) fn finish(&mut self, _out: &mut Vec<u8>) {
-        match self.inner {
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
+        match &mut self.inner {
             StreamKind::Unsupported => {}
+            StreamKind::Responses(s) => s.finish(out),
         }
     }
 
     /// The provider connection failed / timed out mid-stream: the client dialect's error event.
-    pub(crate) fn fail(&mut self, _message: &str, _out: &mut Vec<u8>) {
-        match self.inner {
+    pub(crate) fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
+        match &mut self.inner {
             StreamKind::Unsupported => {}
+            StreamKind::Responses(s) => s.fail(message, out),
         }
     }
 }
 
 /// count_tokens for a non-Anthropic target: a local estimate (T2 implements this in `estimate.rs`).
-pub(crate) fn estimate_input_tokens(_anthropic_request: &[u8]) -> Result<u64, TranslateError> {
-    Err(TranslateError::Unsupported(
-        "local token estimate not implemented yet".into(),
-    ))
+pub(crate) fn estimate_input_tokens(anthropic_request: &[u8]) -> Result<u64, TranslateError> {
+    estimate::estimate_input_tokens(anthropic_request)
 }
