@@ -1,8 +1,9 @@
 //! Anthropic Messages client -> OpenAI Responses provider (`type = "openai-responses"`):
 //! `request` (Messages body -> `/v1/responses` body), `response` (Responses JSON -> Anthropic
-//! message) and `ToAnthropic` (Responses SSE -> Anthropic SSE).
+//! message) and `ToAnthropic` (Responses SSE -> Anthropic SSE, in `stream.rs`; `blocks.rs` turns
+//! output items into one-at-a-time content blocks).
 //!
-//! # Request mapping (`request.rs`)
+//! # Request mapping (`request.rs`, tools in `tools.rs`)
 //! | Anthropic | Responses |
 //! |---|---|
 //! | `model` | the target's model; the client's name is kept in `ClientView` and echoed back |
@@ -41,6 +42,12 @@
 //! - Usage: `input_tokens` = OpenAI input - cached, `cache_read_input_tokens` = cached,
 //!   `cache_creation_input_tokens` = 0 (OpenAI does not report cache writes).
 //! - Message id: `msg_` + the Responses id without its `resp_` prefix.
+//! - A 2xx JSON answer whose status is `failed` (or unfinished) is `TranslateError::Invalid`
+//!   carrying the provider's message: the proxy must report it as an upstream failure, never as
+//!   a message.
+//! - Streams: `message_start` has zero usage (Responses only reports usage at the end); the
+//!   real figures come on `message_delta`. A truncated tool call (`incomplete` mid-arguments)
+//!   keeps its partial JSON, as Anthropic's own `max_tokens` stop does.
 
 mod blocks;
 mod request;
