@@ -13,6 +13,7 @@ mod passthrough;
 #[cfg(feature = "recording")]
 mod recording;
 mod routes;
+mod routing;
 #[cfg(feature = "recording")]
 mod search;
 mod shutdown;
