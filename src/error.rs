@@ -40,6 +40,19 @@ pub enum ProxyError {
     /// Asked for something this build or this config does not provide (`recording` compiled out,
     /// the SQLite store switched off).
     FeatureDisabled(String),
+    /// A request field whose meaning the routed provider's dialect cannot keep (translation never
+    /// widens a setting): 400 naming the field.
+    Unmappable { field: String, reason: String },
+    /// This client dialect is not translated to the routed provider's (or the build lacks it).
+    NotTranslated(String),
+    /// The provider answered 2xx with something that could not be translated for the client.
+    BadUpstreamAnswer(String),
+    /// Every provider a rule names is skipped right now (breaker open, or `retry-after` cooling).
+    Unavailable {
+        why: String,
+        retry_after_secs: u64,
+        rate_limited: bool,
+    },
     /// A bug or an impossible state on our side.
     Internal(String),
 }
@@ -57,8 +70,13 @@ impl ProxyError {
             | Self::Forbidden(_)
             | Self::MissingCredentials(_)
             | Self::Unauthorized(_)
-            | Self::FeatureDisabled(_) => Fault::Client,
-            Self::UpstreamUnreachable(_) | Self::UpstreamTimeout { .. } => Fault::Upstream,
+            | Self::FeatureDisabled(_)
+            | Self::Unmappable { .. }
+            | Self::NotTranslated(_) => Fault::Client,
+            Self::UpstreamUnreachable(_)
+            | Self::UpstreamTimeout { .. }
+            | Self::BadUpstreamAnswer(_)
+            | Self::Unavailable { .. } => Fault::Upstream,
             Self::Internal(_) => Fault::Internal,
         }
     }
@@ -69,7 +87,13 @@ impl ProxyError {
                 StatusCode::NOT_FOUND
             }
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::Unmappable { .. } => StatusCode::BAD_REQUEST,
+            Self::NotTranslated(_) => StatusCode::NOT_IMPLEMENTED,
+            Self::BadUpstreamAnswer(_) => StatusCode::BAD_GATEWAY,
+            Self::Unavailable {
+                rate_limited: true, ..
+            } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MissingCredentials(_) | Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::FeatureDisabled(_) => StatusCode::NOT_IMPLEMENTED,
@@ -113,6 +137,25 @@ impl ProxyError {
             ),
             Self::UpstreamUnreachable(_) => ("api_error", "server_error", "upstream_unreachable"),
             Self::UpstreamTimeout { .. } => ("api_error", "server_error", "upstream_timeout"),
+            Self::Unmappable { .. } => (
+                "invalid_request_error",
+                "invalid_request_error",
+                "unmappable_field",
+            ),
+            Self::NotTranslated(_) => (
+                "invalid_request_error",
+                "invalid_request_error",
+                "not_translated",
+            ),
+            Self::BadUpstreamAnswer(_) => ("api_error", "server_error", "bad_upstream_answer"),
+            Self::Unavailable {
+                rate_limited: true, ..
+            } => (
+                "rate_limit_error",
+                "rate_limit_error",
+                "rate_limit_exceeded",
+            ),
+            Self::Unavailable { .. } => ("api_error", "server_error", "providers_unavailable"),
             Self::Internal(_) => ("api_error", "server_error", "internal_error"),
         }
     }
@@ -120,13 +163,24 @@ impl ProxyError {
     /// The error body in the format of `dialect` (what `into_response` sends; the recorder keeps
     /// the same bytes).
     pub fn body_json(&self, dialect: Provider) -> serde_json::Value {
-        error_body(dialect, self.kinds(), &self.to_string())
+        let mut body = error_body(dialect, self.kinds(), &self.to_string());
+        // OpenAI's error object has a slot for the offending parameter.
+        if let (Self::Unmappable { field, .. }, Provider::OpenAi) = (self, dialect) {
+            body["error"]["param"] = json!(field);
+        }
+        body
     }
 
     /// The response the client sees, in the error format of `dialect`.
     pub fn into_response(self, dialect: Provider) -> Response<Body> {
         let status = self.status();
         let value = self.body_json(dialect);
+        let retry_after = match &self {
+            Self::Unavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let mut response = Response::new(body::json(&value));
         *response.status_mut() = status;
         let headers = response.headers_mut();
@@ -136,6 +190,9 @@ impl ProxyError {
         );
         // Lets users tell an error LunaRoute made from one the provider sent.
         headers.insert("x-lunaroute-error", HeaderValue::from_static("true"));
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
 }
@@ -183,6 +240,14 @@ impl fmt::Display for ProxyError {
             Self::UpstreamTimeout { secs } => {
                 write!(f, "provider sent no response headers within {secs} s")
             }
+            Self::Unmappable { field, reason } => {
+                write!(f, "field `{field}` cannot be sent to the routed provider: {reason}")
+            }
+            Self::NotTranslated(why) => write!(f, "not translated: {why}"),
+            Self::BadUpstreamAnswer(why) => {
+                write!(f, "the provider's answer could not be translated: {why}")
+            }
+            Self::Unavailable { why, .. } => write!(f, "no provider available: {why}"),
             Self::Internal(why) => write!(f, "internal LunaRoute error: {why}"),
         }
     }

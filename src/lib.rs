@@ -16,6 +16,7 @@
 //! - `metrics`: Prometheus metric names, `record_*` helpers, the `/metrics` text.
 //! - `pii`: PII and secret detection and redaction (text, JSON bodies byte-preserving, SSE streams), vault.
 //! - `sse`: the incremental event-stream parser (recording, pii, translate).
+//! - `translate`: Anthropic Messages ↔ OpenAI Chat / Responses (requests, responses, streams, errors).
 //! - `body`: the one `Body` type. `features`: where Cargo features become code. [`logging`]: filters.
 //! - `test_support` (unit tests only): `TempDir` (removed on drop) and `headers`.
 //!
@@ -46,6 +47,7 @@ mod proxy;
 #[cfg(feature = "recording")]
 mod recording;
 mod router;
+mod routing;
 pub mod server;
 // The event-stream parser serves the recorder, PII redaction and translation; the slim build has none.
 #[cfg(any(feature = "recording", feature = "pii", feature = "translate"))]
@@ -54,6 +56,8 @@ pub mod state;
 mod tasks;
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "translate")]
+mod translate;
 
 pub use body::{Body, BoxError};
 pub use providers::Provider;

@@ -33,6 +33,8 @@ pub(crate) const CONNECTIONS_CREATED: &str = "lunaroute_upstream_connections_cre
 pub(crate) const CONNECTIONS_REUSED: &str = "lunaroute_upstream_connections_reused_total";
 pub(crate) const PII_REDACTIONS: &str = "lunaroute_pii_redactions_total";
 pub(crate) const BUILD_INFO: &str = "lunaroute_build_info";
+pub(crate) const BREAKER_STATE: &str = "lunaroute_circuit_breaker_state";
+pub(crate) const BREAKER_TRANSITIONS: &str = "lunaroute_circuit_breaker_transitions_total";
 
 /// Distinct models (and tools) kept as label values; later ones are counted as `other`.
 pub(crate) const MODEL_CAP: usize = 50;
@@ -180,6 +182,14 @@ fn describe() {
         "Values redacted from recordings (and upstream requests) by kind (pii builds)"
     );
     describe_gauge!(
+        BREAKER_STATE,
+        "Routed provider's circuit breaker: 0 closed, 1 open, 2 half-open"
+    );
+    describe_counter!(
+        BREAKER_TRANSITIONS,
+        "Circuit breaker state changes, by provider and the state entered"
+    );
+    describe_gauge!(
         BUILD_INFO,
         "Always 1; version and compiled features as labels"
     );
@@ -278,6 +288,16 @@ pub(crate) fn record_chunk_interval(gap: Duration) {
 /// `kind`: `unreachable`, `timeout` (before headers), `stream_failed`, `stream_timeout` (after).
 pub(crate) fn record_upstream_error(provider: &'static str, kind: &'static str) {
     counter!(UPSTREAM_ERRORS, "provider" => provider, "kind" => kind).increment(1);
+}
+
+/// A routed provider's breaker state (`routing::Breaker`); `provider` is a configured name.
+pub(crate) fn circuit_breaker_state(provider: &'static str, value: f64) {
+    gauge!(BREAKER_STATE, "provider" => provider).set(value);
+}
+
+/// `to`: `open`, `half_open` or `closed`.
+pub(crate) fn circuit_breaker_transition(provider: &'static str, to: &'static str) {
+    counter!(BREAKER_TRANSITIONS, "provider" => provider, "to" => to).increment(1);
 }
 
 pub(crate) fn websocket_opened() {

@@ -24,6 +24,8 @@ enum Route {
     /// `GET /sessions...`, `/stats`: the search API (`features::search`).
     Search,
     Metrics,
+    /// `GET /v1/models[/{id}]` with routing rules: answered from the rules (`proxy::local`).
+    Models(proxy::local::ModelsQuery),
     Provider(Provider),
     NotFound,
 }
@@ -45,6 +47,20 @@ fn route(state: &AppState, req: &Request<Incoming>) -> Route {
         (&Method::GET | &Method::HEAD, "/readyz") => Route::Ready,
         (&Method::GET | &Method::HEAD, "/metrics") => Route::Metrics,
         (&Method::GET, p) if is_search_path(p) => Route::Search,
+        (&Method::GET, p) => match state
+            .routes()
+            .and_then(|routes| proxy::local::models_query(routes, p))
+        {
+            Some(query) => Route::Models(query),
+            None => provider_route(state, req),
+        },
+        _ => provider_route(state, req),
+    }
+}
+
+/// Provider paths: Anthropic's, OpenAI-only ones, then other `/v1/...` by headers.
+fn provider_route(state: &AppState, req: &Request<Incoming>) -> Route {
+    match (req.method(), req.uri().path()) {
         (_, p) if p == "/v1/messages" || p.starts_with("/v1/messages/") => {
             Route::Provider(Provider::Anthropic)
         }
@@ -86,6 +102,9 @@ pub async fn handle(
     };
     let dialect = match &route {
         Route::Provider(p) => *p,
+        // Bare `/models` is only ever asked by OpenAI clients.
+        Route::Models(_) if !req.uri().path().starts_with("/v1") => Provider::OpenAi,
+        Route::Models(_) => shared_path_provider(&state, &req),
         _ => providers::detect(req.headers()),
     };
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
@@ -100,6 +119,14 @@ pub async fn handle(
         )),
         Route::Ready => Ok(admin(&method, StatusCode::OK, &json!({"status": "ready"}))),
         Route::Metrics => Ok(metrics_text(&method)),
+        Route::Models(query) => match state.routes() {
+            Some(routes) => Ok(admin(
+                &method,
+                StatusCode::OK,
+                &proxy::local::models(routes, dialect, &query),
+            )),
+            None => Err(ProxyError::Internal("models route without routing".into())),
+        },
         Route::Search => match access::check_sessions(
             state.loopback_only(),
             &state.config.host,

@@ -1,11 +1,12 @@
-//! `AppState`: what every request shares (config, one upstream per enabled provider, the draining
-//! flag), built once at startup and handed around as `Arc<AppState>`.
+//! `AppState`: what every request shares (config, one upstream per enabled provider, the routing
+//! table, the draining flag), built once at startup and handed around as `Arc<AppState>`.
 
 use crate::config::{Config, Dialect};
 use crate::error::StartupError;
 use crate::features::{pii, Recorder};
 use crate::providers::Provider;
 use crate::proxy::upstream::Upstream;
+use crate::routing::Routes;
 use crate::tasks::Tasks;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub(crate) pii_upstream: bool,
     anthropic: Option<Upstream>,
     openai: Option<Upstream>,
+    /// Model routing; `None` without `[[routing.rules]]` (then nothing is routed by model).
+    routes: Option<Routes>,
     draining: AtomicBool,
     /// Open connections (and their HTTP/2 streams), and relayed WebSockets: what shutdown waits for.
     pub(crate) connections: Tasks,
@@ -35,13 +38,18 @@ impl AppState {
         let anthropic = if serves(Dialect::Openai, config.providers.anthropic.enabled) {
             Some(Upstream::new(
                 Provider::Anthropic,
+                Provider::Anthropic.config_key(),
                 &config.providers.anthropic,
             )?)
         } else {
             None
         };
         let openai = if serves(Dialect::Anthropic, config.providers.openai.enabled) {
-            Some(Upstream::new(Provider::OpenAi, &config.providers.openai)?)
+            Some(Upstream::new(
+                Provider::OpenAi,
+                Provider::OpenAi.config_key(),
+                &config.providers.openai,
+            )?)
         } else {
             None
         };
@@ -54,6 +62,8 @@ impl AppState {
         let pii = pii::build(&config)?;
         let recorder = Recorder::start(&config, pii.clone())?;
         let pii_upstream = pii.is_some() && config.session_recording.pii.apply_to_upstream;
+        // After `install`: the breakers export their state from the start.
+        let routes = Routes::new(&config)?;
         let loopback_only = crate::access::listens_on_loopback(&config.host);
         Ok(Arc::new(Self {
             recorder,
@@ -62,6 +72,7 @@ impl AppState {
             config,
             anthropic,
             openai,
+            routes,
             draining: AtomicBool::new(false),
             connections: Tasks::default(),
             websockets: Tasks::default(),
@@ -76,6 +87,10 @@ impl AppState {
             Provider::Anthropic => self.anthropic.as_ref(),
             Provider::OpenAi => self.openai.as_ref(),
         }
+    }
+
+    pub(crate) fn routes(&self) -> Option<&Routes> {
+        self.routes.as_ref()
     }
 
     /// The only provider served when just one dialect is on (ambiguous paths go to it).

@@ -48,6 +48,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "max_request_body_bytes",
     "shutdown_grace_secs",
     "providers",
+    "routing",
     "logging",
     "session_recording",
     "ui",

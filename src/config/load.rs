@@ -178,10 +178,7 @@ pub(crate) fn expand_vars(key: &str, value: &str) -> Result<String, String> {
 }
 
 fn expand_env_refs(config: &mut Config) -> Result<(), String> {
-    for (name, provider) in [
-        ("anthropic", &mut config.providers.anthropic),
-        ("openai", &mut config.providers.openai),
-    ] {
+    for (name, provider) in config.providers.iter_mut() {
         if let Some(url) = &provider.base_url {
             provider.base_url = Some(expand_vars(&format!("providers.{name}.base_url"), url)?);
         }
@@ -214,11 +211,7 @@ fn validate(config: &Config) -> Result<(), (String, String)> {
         return fail("max_request_body_bytes", "must be greater than 0".into());
     }
     check_level(&config.logging.level).or_else(|why| fail("logging.level", why))?;
-    let providers = [
-        ("anthropic", &config.providers.anthropic),
-        ("openai", &config.providers.openai),
-    ];
-    for (name, provider) in providers {
+    for (name, provider) in config.providers.iter() {
         if let Some(url) = &provider.base_url {
             check_base_url(url).or_else(|why| {
                 fail(
@@ -257,12 +250,7 @@ fn validate(config: &Config) -> Result<(), (String, String)> {
             }
         }
     }
-    if config.providers.anthropic.codex_auth.enabled {
-        return fail(
-            "providers.anthropic.codex_auth.enabled",
-            "Codex sign-in applies to providers.openai only".into(),
-        );
-    }
+    super::routing::validate(config, crate::features::translate::COMPILED)?;
     for (prefix, price) in &config.pricing {
         let key = format!("pricing.\"{prefix}\"");
         if prefix.trim().is_empty() {

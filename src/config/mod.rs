@@ -6,9 +6,13 @@
 
 mod env;
 mod load;
+mod providers;
+mod routing;
 mod secret;
 
 pub use load::{load, CliOverrides, Loaded};
+pub use providers::{MaxTokensField, ProviderType, Providers};
+pub use routing::{CircuitBreakerConfig, Fallback, Routing, RoutingRule};
 pub use secret::{fingerprint, Secret};
 
 use serde::{Deserialize, Serialize};
@@ -42,7 +46,10 @@ pub struct Config {
     pub max_request_body_bytes: u64,
     /// How long in-flight requests may run on after SIGINT/SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// `[providers.anthropic]`, `[providers.openai]` and any other `[providers.NAME]`.
     pub providers: Providers,
+    /// `[[routing.rules]]`: which provider serves which model; empty means no routing at all.
+    pub routing: Routing,
     pub logging: Logging,
     pub session_recording: SessionRecording,
     pub ui: Ui,
@@ -52,13 +59,6 @@ pub struct Config {
     /// (`[pricing."claude-sonnet-4"]` prices `claude-sonnet-4-20250514` too). Empty by default:
     /// the built-in table is in `recording::pricing`.
     pub pricing: BTreeMap<String, PriceConfig>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct Providers {
-    pub anthropic: ProviderConfig,
-    pub openai: ProviderConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,6 +73,18 @@ pub struct ProviderConfig {
     pub http_client: HttpClientConfig,
     /// OpenAI only: borrow Codex's ChatGPT sign-in from `~/.codex/auth.json`.
     pub codex_auth: CodexAuthConfig,
+    /// Which API the provider speaks. Required for a `[providers.NAME]` of your own; inferred
+    /// for `anthropic` and `openai` (where `openai-responses` may be chosen instead of `openai`).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ProviderType>,
+    /// Translated requests toward an Anthropic provider that name no output limit get this one
+    /// (Anthropic requires `max_tokens`); a rule's own `max_tokens` wins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    /// Chat Completions providers: the field translated requests carry the output limit in
+    /// (`max_completion_tokens` when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens_field: Option<MaxTokensField>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -249,6 +261,7 @@ impl Default for Config {
             max_request_body_bytes: 64 * 1024 * 1024,
             shutdown_grace_secs: 30,
             providers: Providers::default(),
+            routing: Routing::default(),
             logging: Logging::default(),
             session_recording: SessionRecording::default(),
             ui: Ui::default(),
@@ -266,6 +279,9 @@ impl Default for ProviderConfig {
             api_key: None,
             http_client: HttpClientConfig::default(),
             codex_auth: CodexAuthConfig::default(),
+            kind: None,
+            max_tokens: None,
+            max_tokens_field: None,
         }
     }
 }

@@ -1,10 +1,13 @@
 //! `RequestCtx`: everything one proxied request learns on its way through the phases, and the end
 //! phase that reports it: the recorder, `metrics::record_request`, the log line.
 
+use crate::body::{self, Body};
 use crate::error::{Fault, ProxyError};
 use crate::features::{Capture, DebugView};
 use crate::providers::Provider;
 use crate::state::AppState;
+use bytes::Bytes;
+use http::{HeaderMap, Response, StatusCode};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -25,7 +28,11 @@ pub(crate) struct RequestCtx {
     pub id: u64,
     pub method: String,
     pub path: String,
+    /// The client's dialect (what the recorder parses, what errors are rendered in).
     pub provider: Provider,
+    /// The `provider` metrics label and log field: the dialect's name, or for a routed request
+    /// the configured provider that served it.
+    pub label: &'static str,
     /// `providers::client_name` of the request headers (a metrics label).
     pub client: &'static str,
     /// Found in the request body as it streams by (`request_body::ModelSniffer`).
@@ -58,6 +65,85 @@ impl Drop for RequestCtx {
 }
 
 impl RequestCtx {
+    /// The request phase's first step: from here on every failure is this request's outcome,
+    /// logged and recorded like an answer (`fail`).
+    pub fn begin(
+        state: &Arc<AppState>,
+        parts: &http::request::Parts,
+        provider: Provider,
+        started: Instant,
+    ) -> Self {
+        let capture = state.recorder.begin(&parts.headers, started);
+        let id = state.next_request_id();
+        crate::metrics::request_started();
+        let log_requests = state.config.logging.log_requests;
+        let debug = DebugView::begin(log_requests, id, provider, parts, state.pii.as_ref());
+        Self {
+            id,
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            provider,
+            label: provider.name(),
+            client: crate::providers::client_name(&parts.headers),
+            model: Arc::new(OnceLock::new()),
+            started,
+            overhead: Duration::ZERO,
+            upstream_headers: Duration::ZERO,
+            status: 0,
+            is_stream: false,
+            bytes_out: 0,
+            chunks_out: 0,
+            log_requests,
+            capture,
+            debug,
+            state: state.clone(),
+            ended: false,
+        }
+    }
+
+    /// Request body bytes read by the proxy itself (peeked or buffered) rather than streamed
+    /// through `RequestBody`: the recorder and the debug view get them the same way.
+    pub fn request_seen(&self, chunks: &[Bytes], complete: bool) {
+        let sink = self.capture.as_ref().map(|c| c.request_sink());
+        for chunk in chunks {
+            if let Some(sink) = &sink {
+                sink.push(chunk);
+            }
+            if let Some(debug) = &self.debug {
+                debug.request_chunk(chunk);
+            }
+        }
+        if let (true, Some(debug)) = (complete, &self.debug) {
+            debug.request_end();
+        }
+    }
+
+    /// A whole answer made by the proxy (a translated JSON body or error, a local estimate):
+    /// recorded and logged as this request's response, and its end phase run.
+    pub fn answer(
+        mut self,
+        status: StatusCode,
+        headers: HeaderMap,
+        bytes: Bytes,
+    ) -> Response<Body> {
+        self.status = status.as_u16();
+        if let Some(capture) = self.capture.as_mut() {
+            capture.response_head(self.status, &headers);
+            capture.response_chunk(&bytes);
+        }
+        if let Some(debug) = &self.debug {
+            debug.response_head(self.status, &headers);
+            debug.response_chunk(&bytes);
+        }
+        self.bytes_out = bytes.len() as u64;
+        self.chunks_out = 1;
+        self.finish(End::Done);
+        let mut response = Response::new(body::full(bytes));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response
+    }
+
     /// The request failed before the provider answered: record and log the error the client is
     /// about to get (the router renders it from the same `ProxyError`), then hand it back.
     pub fn fail(mut self, error: ProxyError) -> ProxyError {
@@ -74,13 +160,14 @@ impl RequestCtx {
         }
         let end = match &error {
             ProxyError::UpstreamTimeout { .. } => {
-                crate::metrics::record_upstream_error(self.provider.name(), "timeout");
+                crate::metrics::record_upstream_error(self.label, "timeout");
                 End::Timeout
             }
-            e if e.fault() == Fault::Upstream => {
-                crate::metrics::record_upstream_error(self.provider.name(), "unreachable");
-                End::UpstreamFailed(e.to_string())
+            ProxyError::UpstreamUnreachable(_) => {
+                crate::metrics::record_upstream_error(self.label, "unreachable");
+                End::UpstreamFailed(error.to_string())
             }
+            e if e.fault() == Fault::Upstream => End::UpstreamFailed(e.to_string()),
             _ => End::Done,
         };
         self.finish(end);
@@ -105,7 +192,7 @@ impl RequestCtx {
         }
         let total = self.started.elapsed();
         crate::metrics::record_request(&crate::metrics::RequestFigures {
-            provider: self.provider.name(),
+            provider: self.label,
             model: self.model.get().map(String::as_str),
             client: self.client,
             status: self.status,
@@ -129,7 +216,7 @@ impl RequestCtx {
             self.id,
             self.method,
             self.path,
-            self.provider.name(),
+            self.label,
             self.model.get().map(String::as_str).unwrap_or("-"),
             self.status,
             self.upstream_headers.as_millis(),

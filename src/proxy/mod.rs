@@ -2,28 +2,34 @@
 //! request phase (context, limits, provider URI, headers) → upstream phase (`passthrough::send`) →
 //! response phase (headers back, body wrapped in `tap::ResponseBody`) → end phase (`RequestCtx::finish`,
 //! called by the body wrapper exactly once). Nothing here reads the body into memory, except
-//! with `pii.apply_to_upstream` (`redact_upstream`), which must see a request whole to redact it.
+//! with `pii.apply_to_upstream` (`redact_upstream`), which must see a request whole to redact it;
+//! with routing rules, generation requests take `routed::forward` instead (peek the model, then
+//! pass through, translate, fall back).
 
 pub(crate) mod ctx;
+mod fallback;
+pub(crate) mod local;
 mod passthrough;
+mod peek;
 mod redact_upstream;
 mod request_body;
+mod routed;
 mod tap;
+mod translated;
 pub(crate) mod upstream;
 pub(crate) use tap::CUT_AT_SHUTDOWN;
 mod websocket;
 
 use crate::body::Body;
 use crate::error::ProxyError;
-use crate::features::DebugView;
 use crate::providers::Provider;
 use crate::state::AppState;
 use ctx::RequestCtx;
-use http::{header, HeaderMap, Request, Response};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use request_body::RequestBody;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tap::{FailureStyle, ResponseBody};
 
@@ -38,53 +44,33 @@ pub(crate) async fn forward(
             .ok_or(ProxyError::DialectDisabled(provider))?;
         return websocket::relay(state, upstream, req).await;
     }
+    // With routing rules, the model decides where generation requests go (`routed`).
+    if let Some(routes) = state.routes() {
+        if let Some(call) = routed::Call::of(req.method(), req.uri().path(), provider) {
+            return routed::forward(state, routes, req, provider, call).await;
+        }
+    }
 
-    // Request phase. The context comes first: from here on every failure is this request's
-    // outcome, logged and recorded like an answer (`RequestCtx::fail`).
+    // Request phase.
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
-    let model = Arc::new(OnceLock::new());
-    let capture = state.recorder.begin(&parts.headers, started);
-    let sink = capture.as_ref().map(|c| c.request_sink());
-    let id = state.next_request_id();
-    crate::metrics::request_started();
-    let debug = DebugView::begin(
-        state.config.logging.log_requests,
-        id,
-        provider,
-        &parts,
-        state.pii.as_ref(),
-    );
-    let mut ctx = RequestCtx {
-        id,
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        provider,
-        client: crate::providers::client_name(&parts.headers),
-        model: model.clone(),
-        started,
-        overhead: Duration::ZERO,
-        upstream_headers: Duration::ZERO,
-        status: 0,
-        is_stream: false,
-        bytes_out: 0,
-        chunks_out: 0,
-        log_requests: state.config.logging.log_requests,
-        capture,
-        debug: debug.clone(),
-        state: state.clone(),
-        ended: false,
-    };
+    let mut ctx = RequestCtx::begin(state, &parts, provider, started);
     let limit = state.config.max_request_body_bytes;
     let upstream = match prepare(state, provider, &mut parts, limit) {
         Ok(upstream) => upstream,
         Err(error) => return Err(ctx.fail(error)),
     };
+    let sink = ctx.capture.as_ref().map(|c| c.request_sink());
+    let (model, debug) = (Some(ctx.model.clone()), ctx.debug.clone());
     let body = match state.pii.as_deref().filter(|_| state.pii_upstream) {
         // Off (the default): the body streams through untouched.
-        None => RequestBody::new(body, limit, Some(model), sink, debug).boxed(),
+        None => RequestBody::new(body, limit, model, sink, debug).boxed(),
         Some(redactor) => {
-            let observers = redact_upstream::Observers { model, sink, debug };
+            let observers = redact_upstream::Observers {
+                model: ctx.model.clone(),
+                sink,
+                debug,
+            };
             match redact_upstream::redacted_body(redactor, &mut parts, body, limit, observers).await
             {
                 Ok(body) => body,
@@ -101,12 +87,25 @@ pub(crate) async fn forward(
         Ok(response) => response,
         Err(error) => return Err(ctx.fail(error)),
     };
-    let headers_at = Instant::now();
-    ctx.upstream_headers = headers_at - sent;
+    ctx.upstream_headers = sent.elapsed();
+    Ok(pass_response(ctx, upstream.timeout, response, &[]))
+}
 
-    // Response phase: a non-2xx answer is passed through like any other (clients retry, we don't).
+/// The response phase of an untranslated answer: status and headers back as sent (non-2xx
+/// included: clients retry, we don't), plus `extra` headers (a routed request's provider); the
+/// body wrapped in `tap::ResponseBody`, which runs the end phase.
+fn pass_response(
+    mut ctx: RequestCtx,
+    silence: Duration,
+    response: Response<Incoming>,
+    extra: &[(HeaderName, HeaderValue)],
+) -> Response<Body> {
+    let headers_at = Instant::now();
     let (mut head, body) = response.into_parts();
     passthrough::prepare_response_headers(&mut head.headers);
+    for (name, value) in extra {
+        head.headers.insert(name.clone(), value.clone());
+    }
     ctx.status = head.status.as_u16();
     let is_sse = header_starts_with(&head.headers, header::CONTENT_TYPE, "text/event-stream");
     let encoded = head
@@ -120,10 +119,10 @@ pub(crate) async fn forward(
     if let Some(debug) = &ctx.debug {
         debug.response_head(ctx.status, &head.headers);
     }
-    let style = FailureStyle::for_response(provider, &ctx.path, is_sse, encoded);
+    let style = FailureStyle::for_response(ctx.provider, &ctx.path, is_sse, encoded);
     ctx.overhead += headers_at.elapsed();
-    let body = ResponseBody::new(body, upstream.timeout, style, ctx).boxed();
-    Ok(Response::from_parts(head, body))
+    let body = ResponseBody::new(body, silence, style, ctx).boxed();
+    Response::from_parts(head, body)
 }
 
 /// The request as the provider should get it: its upstream, size limit, URI and headers.

@@ -3,7 +3,10 @@
 //! results; thinking blocks and assistant turns stay byte-identical so their signatures hold),
 //! fixes `content-length` and sends the redacted bytes. The recorder and the debug view see what
 //! the provider received. With the option off this file is never reached and the body streams.
+//! Routed requests (`[[routing.rules]]`) are redacted the same way right after their model is
+//! peeked (`redacted_peek`), before any path (passthrough, translation, fallback) sends them.
 
+use super::peek::{self, ModelScanner, Peeked};
 use super::request_body::observe_whole;
 use crate::body::{self, Body};
 use crate::error::ProxyError;
@@ -31,18 +34,7 @@ pub(super) async fn redacted_body(
     limit: u64,
     observers: Observers,
 ) -> Result<Body, ProxyError> {
-    let encoded = parts
-        .headers
-        .get(header::CONTENT_ENCODING)
-        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
-    if encoded {
-        // Forwarding it unread would send the provider exactly what this mode must keep from it.
-        return Err(ProxyError::BadRequest(
-            "session_recording.pii.apply_to_upstream cannot redact a compressed request body; \
-             send it without content-encoding"
-                .into(),
-        ));
-    }
+    refuse_compressed(parts)?;
     let cap = usize::try_from(limit).unwrap_or(usize::MAX);
     let whole = match Limited::new(body, cap).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -55,6 +47,64 @@ pub(super) async fn redacted_body(
             )))
         }
     };
+    let sent = redact(redactor, whole);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(sent.len()));
+    observe_whole(&sent, observers.model, observers.sink, observers.debug);
+    Ok(body::full(sent))
+}
+
+/// A routed request: the peeked start plus the rest of the body, redacted, as one complete
+/// `Peeked` whose model span is found again in the redacted bytes (the routing and `model_rewrite`
+/// work on what is sent). `body` is read to its end; `parts` get the new length.
+pub(super) async fn redacted_peek(
+    redactor: &Redactor,
+    parts: &mut http::request::Parts,
+    body: &mut Incoming,
+    peeked: Peeked,
+    limit: u64,
+) -> Result<Peeked, ProxyError> {
+    refuse_compressed(parts)?;
+    let whole = peek::read_rest(body, peeked, limit).await?;
+    let sent = redact(redactor, whole);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(sent.len()));
+    let mut scanner = ModelScanner::default();
+    scanner.feed(&sent);
+    Ok(Peeked {
+        len: sent.len() as u64,
+        complete: true,
+        model: scanner.found().cloned(),
+        chunks: if sent.is_empty() {
+            Vec::new()
+        } else {
+            vec![sent]
+        },
+    })
+}
+
+/// Forwarding a compressed body unread would send the provider exactly what this mode must keep
+/// from it.
+fn refuse_compressed(parts: &http::request::Parts) -> Result<(), ProxyError> {
+    let encoded = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        return Err(ProxyError::BadRequest(
+            "session_recording.pii.apply_to_upstream cannot redact a compressed request body; \
+             send it without content-encoding"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The user content redacted (`Scope::Upstream`), counted in the metrics; the same bytes when
+/// there was nothing to redact.
+fn redact(redactor: &Redactor, whole: Bytes) -> Bytes {
     let mut counts = Counts::default();
     let sent = match redactor.json_body(&whole, Scope::Upstream, &mut counts) {
         Some(redacted) => Bytes::from(redacted),
@@ -63,9 +113,5 @@ pub(super) async fn redacted_body(
     for (kind, n) in counts.iter() {
         metrics::record_pii_redactions(kind, n);
     }
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(sent.len()));
-    observe_whole(&sent, observers.model, observers.sink, observers.debug);
-    Ok(body::full(sent))
+    sent
 }

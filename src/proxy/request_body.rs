@@ -1,11 +1,13 @@
 //! The client's request body on its way upstream: frames pass through untouched while we enforce
 //! `max_request_body_bytes` (for bodies without a `content-length`) and spot the `model` for the log.
+//! A routed request's body starts with what the peek phase already read (`with_prefix`).
 
 use crate::body::BoxError;
 use crate::features::{DebugView, RequestSink};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -50,6 +52,9 @@ pub(crate) struct RequestBody {
     sink: Option<RequestSink>,
     /// The debug stream view's copy, for its request line (`None` unless that view is on).
     debug: Option<DebugView>,
+    /// Sent before `inner`'s frames; already counted, captured and shown by whoever read them.
+    prefix: VecDeque<Bytes>,
+    prefix_len: u64,
 }
 
 impl RequestBody {
@@ -70,7 +75,18 @@ impl RequestBody {
             }),
             sink,
             debug,
+            prefix: VecDeque::new(),
+            prefix_len: 0,
         }
+    }
+
+    /// Frames to send first (the peeked part of the body, possibly with the model replaced);
+    /// `seen` is how much of the client's body they stand for, toward the limit.
+    pub fn with_prefix(mut self, prefix: Vec<Bytes>, seen: u64) -> Self {
+        self.prefix_len = prefix.iter().map(|b| b.len() as u64).sum();
+        self.prefix = prefix.into();
+        self.seen = seen;
+        self
     }
 }
 
@@ -83,6 +99,15 @@ impl HttpBody for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
+        if let Some(data) = this.prefix.pop_front() {
+            this.prefix_len -= data.len() as u64;
+            if this.prefix.is_empty() && this.inner.is_end_stream() {
+                if let Some(debug) = &this.debug {
+                    debug.request_end();
+                }
+            }
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
@@ -118,12 +143,26 @@ impl HttpBody for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.prefix.is_empty() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
         // Keeps the client's content-length on the upstream request (no chunked re-framing).
-        self.inner.size_hint()
+        let rest = self.inner.size_hint();
+        if self.prefix_len == 0 {
+            return rest;
+        }
+        match rest.exact() {
+            Some(n) => SizeHint::with_exact(n + self.prefix_len),
+            None => {
+                let mut hint = SizeHint::new();
+                if let Some(upper) = rest.upper() {
+                    hint.set_upper(upper + self.prefix_len);
+                }
+                hint.set_lower(rest.lower() + self.prefix_len);
+                hint
+            }
+        }
     }
 }
 

@@ -75,8 +75,10 @@ fn tls_config() -> rustls::ClientConfig {
 }
 
 impl Upstream {
-    pub fn new(provider: Provider, cfg: &ProviderConfig) -> Result<Self, StartupError> {
-        let doing = format!("setting up providers.{}", provider.config_key());
+    /// `provider`: the dialect it speaks (credential header, base-URL joins); `name`: its
+    /// `[providers.NAME]` key, for error messages.
+    pub fn new(provider: Provider, name: &str, cfg: &ProviderConfig) -> Result<Self, StartupError> {
+        let doing = format!("setting up providers.{name}");
         let url = cfg
             .base_url
             .as_deref()

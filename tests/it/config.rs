@@ -10,6 +10,7 @@
 mod env;
 mod errors;
 mod pricing;
+mod routing;
 
 use figment::Jail;
 use lunaroute::config::{self, CliOverrides, Config, Loaded};

@@ -15,6 +15,7 @@ mod pii;
 #[cfg(feature = "recording")]
 mod recording;
 mod routes;
+mod routing;
 #[cfg(feature = "recording")]
 mod search;
 mod shutdown;

@@ -242,7 +242,7 @@ fn readme_lists_every_metric() {
         .collect();
     let source = std::fs::read_to_string(format!("{root}/src/metrics.rs")).unwrap();
     let listed = names(&table, "`", '`');
-    assert_eq!(listed.len(), 19, "{listed:?}");
+    assert_eq!(listed.len(), 21, "{listed:?}");
     assert_eq!(listed, names(&source, "\"", '"'));
     assert!(section.contains("metrics_path: /metrics"));
     let config = lunaroute::config::Config::default();

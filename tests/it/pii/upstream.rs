@@ -92,3 +92,55 @@ async fn a_compressed_request_is_refused_not_forwarded() {
     assert!(String::from_utf8_lossy(&body).contains("apply_to_upstream"));
     assert!(mock.requests().is_empty());
 }
+
+/// Routing rules take another path (peek the model, then pass through or translate): upstream
+/// mode redacts there too, and `model_rewrite` still finds the model in the redacted bytes.
+#[tokio::test]
+async fn a_routed_request_is_redacted_before_it_is_sent() {
+    use lunaroute::config::{ProviderConfig, ProviderType, RoutingRule};
+    let dir = TempDirGuard::new();
+    let mock = mock().await;
+    let mut config = pii_config(&mock, &dir.0, RedactionMode::Mask);
+    config.session_recording.pii.apply_to_upstream = true;
+    let routed = ProviderConfig {
+        kind: Some(ProviderType::Anthropic),
+        base_url: Some(mock.url()),
+        ..ProviderConfig::default()
+    };
+    config.providers.named.insert("routed_pii".into(), routed);
+    config.routing.rules = vec![RoutingRule {
+        model: "claude-sonnet-*".into(),
+        provider: "routed_pii".into(),
+        model_rewrite: Some("claude-sonnet-4-6-rewritten".into()),
+        fallbacks: Vec::new(),
+        max_tokens: None,
+    }];
+    let received = record_session(config).await;
+    assert_eq!(received, [first_stream(), second_stream()]);
+
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 2);
+    // The user's values of each turn (the assistant's own turn is sent back untouched).
+    let user_values = [[EMAIL, PHONE, SSN], [CARD, IP, EMPLOYEE]];
+    for (request, values) in sent.iter().zip(user_values) {
+        let body = String::from_utf8(request.body.to_vec()).unwrap();
+        assert_eq!(
+            request.header("content-length"),
+            Some(body.len().to_string().as_str())
+        );
+        assert!(
+            body.contains(r#""model":"claude-sonnet-4-6-rewritten""#),
+            "{body}"
+        );
+        for value in values {
+            assert!(
+                !body.contains(value),
+                "{value} reached the provider: {body}"
+            );
+        }
+    }
+    assert!(String::from_utf8_lossy(&sent[0].body).contains("[EMAIL]"));
+    assert!(String::from_utf8_lossy(&sent[1].body).contains("[CREDIT_CARD]"));
+    let second = String::from_utf8(sent[1].body.to_vec()).unwrap();
+    assert!(second.contains(&thinking_block()), "{second}");
+}

@@ -157,7 +157,15 @@ impl MockUpstream {
     }
 
     pub async fn start(self) -> MockHandle {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.start_on(TcpListener::bind("127.0.0.1:0").await.unwrap())
+    }
+
+    /// Starts on a given address (a provider coming back on the port it had before).
+    pub async fn start_at(self, addr: SocketAddr) -> MockHandle {
+        self.start_on(TcpListener::bind(addr).await.unwrap())
+    }
+
+    fn start_on(self, listener: TcpListener) -> MockHandle {
         let addr = listener.local_addr().unwrap();
         let routes = Arc::new(self.routes);
         let requests = Arc::new(Mutex::new(Vec::new()));
