@@ -18,6 +18,8 @@ mod routing;
 mod search;
 mod shutdown;
 mod streaming;
+#[cfg(feature = "translate")]
+mod translate;
 mod websocket;
 
 mod sdk;
