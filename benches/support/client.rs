@@ -134,15 +134,30 @@ impl Conn {
         outgoing: Outgoing,
         keep_body: bool,
     ) -> Result<Reply, BoxError> {
-        tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(outgoing, keep_body))
+        self.send_to("/v1/messages", outgoing, keep_body).await
+    }
+
+    /// `send_outgoing` to another path (`/v1/chat/completions` for the translation bench).
+    pub async fn send_to(
+        &mut self,
+        path: &'static str,
+        outgoing: Outgoing,
+        keep_body: bool,
+    ) -> Result<Reply, BoxError> {
+        tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(path, outgoing, keep_body))
             .await
             .map_err(|_| format!("no complete answer within {REQUEST_TIMEOUT:?}"))?
     }
 
-    async fn exchange(&mut self, outgoing: Outgoing, keep_body: bool) -> Result<Reply, BoxError> {
+    async fn exchange(
+        &mut self,
+        path: &'static str,
+        outgoing: Outgoing,
+        keep_body: bool,
+    ) -> Result<Reply, BoxError> {
         let mut request = Request::builder()
             .method(Method::POST)
-            .uri("/v1/messages")
+            .uri(path)
             .header(header::HOST, self.host.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .header("anthropic-version", "2023-06-01")

@@ -1,6 +1,8 @@
 //! The bench's stand-in provider: a minimal hyper HTTP/1 server on `127.0.0.1:0`, in the bench
 //! process. `POST /v1/messages` gets a ~1 KB Anthropic-style JSON message, or, when the request body
 //! asks for `"stream":true`, a ~4 KB Anthropic-style SSE stream with one event per body chunk.
+//! `POST /v1/chat/completions` gets the same text as an OpenAI Chat stream (same number of text
+//! events), for the translation bench's provider of the other dialect.
 //!
 //! The payloads are built once and served as cheap `Bytes` clones so the upstream costs the same
 //! for direct and proxied requests; any difference between the two is the proxy's. It also counts
@@ -32,15 +34,19 @@ const SSE_DELTA_BYTES: usize = 3740;
 pub struct Payloads {
     pub json: Bytes,
     pub sse: Vec<Bytes>,
+    /// The SSE answer's text as Chat Completions chunks, ending with a usage chunk and `[DONE]`.
+    pub chat_sse: Vec<Bytes>,
 }
 
 // === impl Payloads ===
 
 impl Payloads {
     pub fn build() -> Self {
+        let sse = sse_events();
         Self {
             json: json_message(),
-            sse: sse_events(),
+            chat_sse: chat_events(&sse),
+            sse,
         }
     }
 
@@ -114,6 +120,41 @@ fn sse_events() -> Vec<Bytes> {
         "message_stop",
         serde_json::json!({"type": "message_stop"}),
     ));
+    events
+}
+
+/// The text deltas of `anthropic` as Chat Completions chunks: a role chunk, one chunk per text
+/// delta, the finish chunk, the usage chunk (what `stream_options.include_usage` asks for), `[DONE]`.
+fn chat_events(anthropic: &[Bytes]) -> Vec<Bytes> {
+    let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+        let data = serde_json::json!({"id": "chatcmpl-bench", "object": "chat.completion.chunk",
+            "created": 1767225600, "model": "gpt-bench",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        Bytes::from(format!("data: {data}\n\n"))
+    };
+    let mut events = vec![chunk(
+        serde_json::json!({"role": "assistant", "content": ""}),
+        serde_json::Value::Null,
+    )];
+    for event in anthropic {
+        let text = std::str::from_utf8(event).unwrap_or_default();
+        let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")) else {
+            continue;
+        };
+        let value: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+        if let Some(delta) = value["delta"]["text"].as_str() {
+            events.push(chunk(
+                serde_json::json!({"content": delta}),
+                serde_json::Value::Null,
+            ));
+        }
+    }
+    events.push(chunk(serde_json::json!({}), serde_json::json!("stop")));
+    let usage = serde_json::json!({"id": "chatcmpl-bench", "object": "chat.completion.chunk",
+        "created": 1767225600, "model": "gpt-bench", "choices": [],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 240, "total_tokens": 252}});
+    events.push(Bytes::from(format!("data: {usage}\n\n")));
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
     events
 }
 
@@ -204,7 +245,8 @@ async fn answer(
     payloads: Arc<Payloads>,
     req: Request<Incoming>,
 ) -> Result<Response<UpstreamBody>, Infallible> {
-    let path_ok = req.uri().path() == "/v1/messages";
+    let chat = req.uri().path() == "/v1/chat/completions";
+    let path_ok = chat || req.uri().path() == "/v1/messages";
     let body = match req.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => Bytes::new(),
@@ -216,8 +258,13 @@ async fn answer(
     }
     let streaming = body.windows(13).any(|w| w == b"\"stream\":true");
     let (content_type, body) = if streaming {
+        let events = if chat {
+            &payloads.chat_sse
+        } else {
+            &payloads.sse
+        };
         let events = Events {
-            queue: payloads.sse.iter().cloned().collect(),
+            queue: events.iter().cloned().collect(),
             yielded: false,
         };
         ("text/event-stream", Either::Right(events))

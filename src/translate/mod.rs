@@ -6,6 +6,7 @@
 // Until the proxy calls this module, only the tests reach it.
 #![cfg_attr(not(test), allow(dead_code))]
 
+mod chat;
 pub(crate) mod errors;
 mod estimate;
 mod responses;
@@ -97,6 +98,8 @@ pub(crate) fn request(
     target: &Target,
 ) -> Result<Translated, TranslateError> {
     match (client, provider) {
+        (Dialect::Anthropic, Dialect::Chat) => chat::request::translate(body, target),
+        (Dialect::Chat, Dialect::Anthropic) => chat::reverse_request::translate(body, target),
         (Dialect::Anthropic, Dialect::Responses) => responses::request(body, target),
         _ => Err(unsupported(client, provider)),
     }
@@ -110,6 +113,10 @@ pub(crate) fn response(
     view: &ClientView,
 ) -> Result<Vec<u8>, TranslateError> {
     match (client, provider) {
+        (Dialect::Anthropic, Dialect::Chat) => chat::response::chat_to_anthropic(body, view),
+        (Dialect::Chat, Dialect::Anthropic) => {
+            chat::response::anthropic_to_chat(body, view, chat::json::now_secs())
+        }
         (Dialect::Anthropic, Dialect::Responses) => responses::response(body, view),
         _ => Err(unsupported(client, provider)),
     }
@@ -141,18 +148,32 @@ pub(crate) struct Stream {
 }
 
 enum StreamKind {
-    /// A pair this module does not translate: every call emits the client's error event.
-    Unsupported,
+    /// A pair this module does not translate: the client gets its dialect's error event.
+    Unsupported { client: Dialect, done: bool },
+    /// Anthropic client, Chat provider.
+    ChatToAnthropic(Box<chat::stream_to_anthropic::ToAnthropic>),
+    /// Chat client, Anthropic provider.
+    AnthropicToChat(Box<chat::stream_to_chat::ToChat>),
+    /// Anthropic client, Responses provider.
     Responses(Box<responses::ToAnthropic>),
 }
 
 impl Stream {
     pub(crate) fn new(client: Dialect, provider: Dialect, view: ClientView) -> Self {
         let inner = match (client, provider) {
+            (Dialect::Anthropic, Dialect::Chat) => StreamKind::ChatToAnthropic(Box::new(
+                chat::stream_to_anthropic::ToAnthropic::new(view),
+            )),
+            (Dialect::Chat, Dialect::Anthropic) => StreamKind::AnthropicToChat(Box::new(
+                chat::stream_to_chat::ToChat::new(view, chat::json::now_secs()),
+            )),
             (Dialect::Anthropic, Dialect::Responses) => {
                 StreamKind::Responses(Box::new(responses::ToAnthropic::new(view)))
             }
-            _ => StreamKind::Unsupported,
+            _ => StreamKind::Unsupported {
+                client,
+                done: false,
+            },
         };
         Self { inner }
     }
@@ -160,7 +181,9 @@ impl Stream {
     /// Provider bytes in, client-dialect SSE bytes appended to `out` (possibly none yet).
     pub(crate) fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         match &mut self.inner {
-            StreamKind::Unsupported => {}
+            StreamKind::Unsupported { .. } => self.fail("this dialect pair is not translated", out),
+            StreamKind::ChatToAnthropic(s) => s.push(chunk, out),
+            StreamKind::AnthropicToChat(s) => s.push(chunk, out),
             StreamKind::Responses(s) => s.push(chunk, out),
         }
     }
@@ -169,7 +192,9 @@ impl Stream {
     /// client dialect's error event — never a fake success.
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
         match &mut self.inner {
-            StreamKind::Unsupported => {}
+            StreamKind::Unsupported { .. } => self.fail("this dialect pair is not translated", out),
+            StreamKind::ChatToAnthropic(s) => s.finish(out),
+            StreamKind::AnthropicToChat(s) => s.finish(out),
             StreamKind::Responses(s) => s.finish(out),
         }
     }
@@ -177,10 +202,22 @@ impl Stream {
     /// The provider connection failed / timed out mid-stream: the client dialect's error event.
     pub(crate) fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
         match &mut self.inner {
-            StreamKind::Unsupported => {}
+            StreamKind::Unsupported { client, done } => {
+                if !std::mem::replace(done, true) {
+                    unsupported_error(*client, message, out);
+                }
+            }
+            StreamKind::ChatToAnthropic(s) => s.fail(message, out),
+            StreamKind::AnthropicToChat(s) => s.fail(message, out),
             StreamKind::Responses(s) => s.fail(message, out),
         }
     }
+}
+
+/// The error event of the client's dialect for a stream that cannot be translated (one helper
+/// for every mid-stream error: `errors::stream_event`).
+fn unsupported_error(client: Dialect, message: &str, out: &mut Vec<u8>) {
+    errors::stream_event(client, errors::Kind::Server, message, out);
 }
 
 /// count_tokens for a non-Anthropic target: a local estimate (T2 implements this in `estimate.rs`).

@@ -20,6 +20,8 @@ mod routing;
 mod search;
 mod shutdown;
 mod streaming;
+#[cfg(feature = "translate")]
+mod translate;
 mod websocket;
 
 mod sdk;

@@ -14,7 +14,7 @@
 //! | assistant `thinking` / `redacted_thinking` | dropped: their signatures only mean something to Anthropic |
 //! | `tools` (custom) | `{"type":"function","name","description","parameters","strict"}`; `strict: false` unless the tool asked for it (Responses defaults to strict, which rejects ordinary schemas) |
 //! | `tool_choice` auto / any / tool / none | `auto` / `required` / `{"type":"function","name"}` / `none`; `disable_parallel_tool_use` -> `parallel_tool_calls: false` |
-//! | `max_tokens` | `max_output_tokens` |
+//! | `max_tokens` | `max_output_tokens`, raised to 16 when lower (the API's minimum; Claude Code's quota probe asks for 1, and 15 more tokens beat a refused request) |
 //! | `temperature`, `top_p` | same |
 //! | `stream` | `stream` |
 //! | — | `store: false` (Anthropic keeps nothing server-side) |

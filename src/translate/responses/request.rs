@@ -6,6 +6,9 @@ use super::super::{ClientView, Target, TranslateError, Translated};
 use super::tools::{map_tools, tool_choice};
 use serde_json::{json, Map, Value};
 
+/// The smallest `max_output_tokens` the Responses API accepts.
+const MIN_MAX_OUTPUT_TOKENS: u64 = 16;
+
 /// Translates an Anthropic Messages body for a Responses provider.
 pub(crate) fn translate(body: &[u8], target: &Target) -> Result<Translated, TranslateError> {
     let req: Value = serde_json::from_slice(body)
@@ -38,7 +41,12 @@ pub(crate) fn translate(body: &[u8], target: &Target) -> Result<Translated, Tran
         let max = max.as_u64().ok_or_else(|| {
             TranslateError::Invalid("`max_tokens` must be a positive integer".into())
         })?;
-        out.insert("max_output_tokens".into(), json!(max));
+        // The Responses API refuses `max_output_tokens` below 16; Claude Code's quota probe asks
+        // for 1. Raised to the minimum (at most 15 more tokens) rather than failing the request.
+        out.insert(
+            "max_output_tokens".into(),
+            json!(max.max(MIN_MAX_OUTPUT_TOKENS)),
+        );
     }
     for field in ["temperature", "top_p"] {
         if let Some(v) = req.get(field).filter(|v| !v.is_null()) {

@@ -94,6 +94,14 @@ fn tool_choice_mapping_never_widens() {
 }
 
 #[test]
+fn max_tokens_below_16_is_raised_to_the_responses_minimum() {
+    for (asked, sent) in [(1, 16), (15, 16), (16, 16), (17, 17)] {
+        let got = translate(&minimal(json!({ "max_tokens": asked }))).unwrap();
+        assert_eq!(got["max_output_tokens"], sent, "max_tokens {asked}");
+    }
+}
+
+#[test]
 fn unmappable_fields_are_named() {
     let cases = [
         (json!({"stop_sequences": ["END"]}), "stop_sequences"),

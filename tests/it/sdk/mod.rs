@@ -12,6 +12,8 @@ use std::process::Command;
 use std::time::Duration;
 use venv::{requirements_path, run_bounded, sdk_python};
 
+#[cfg(feature = "translate")]
+mod translated;
 mod venv;
 
 /// One check script: interpreter start, SDK import, 6–10 calls against a local mock.
