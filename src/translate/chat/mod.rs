@@ -8,6 +8,8 @@
 //! - `system` (string or text blocks) → ONE `system` message whose content is a string; blocks
 //!   join with a blank line. `cache_control` is dropped everywhere (system, blocks, tools): OpenAI
 //!   caches prompts by itself and generic providers reject the key (F20).
+//! - a `system` message inside `messages` (beta `mid-conversation-system-*`, which Claude Code
+//!   sends) → a `system` message in the same place (string content; text blocks joined).
 //! - user `text` / `image` blocks → content parts (`text`, `image_url`; base64 → `data:` URL, a
 //!   `url` source stays a URL, a `file` source is **Unmappable**). A string content stays a string.
 //! - `tool_result` blocks → `tool` messages, emitted before the rest of that user turn (OpenAI
@@ -79,7 +81,7 @@
 //! # Chat client → Anthropic provider
 //! **Request** (`reverse_request.rs`):
 //! - `system` / `developer` messages → `system` (a string for one, one text block each for
-//!   several), wherever they stood: Anthropic has no mid-conversation system turn, hoisting keeps
+//!   several), wherever they stood: Anthropic's mid-conversation system turn is a beta, hoisting keeps
 //!   their content and authority (their position is lost).
 //! - `tool` messages → `tool_result` blocks (`content` kept as string or text blocks, left out
 //!   when empty) in one user message; a following user message joins it after the results (Anthropic wants all results of

@@ -136,6 +136,34 @@ fn system_text(system: Value) -> Result<String, TranslateError> {
     }
 }
 
+/// A mid-conversation system message's text: a string or text blocks (their `cache_control`
+/// dropped like the top-level system's).
+fn message_system_text(path: &str, content: Value) -> Result<String, TranslateError> {
+    match content {
+        Value::String(s) => Ok(s),
+        Value::Array(blocks) => {
+            let mut texts = Vec::with_capacity(blocks.len());
+            for (j, block) in blocks.iter().enumerate() {
+                let bpath = format!("{path}.content[{j}]");
+                match block_type(block, &bpath)? {
+                    "text" => texts.push(
+                        block
+                            .get("text")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| invalid(&format!("`{bpath}.text` must be a string")))?
+                            .to_string(),
+                    ),
+                    other => return Err(unsupported_block(&bpath, other)),
+                }
+            }
+            Ok(texts.join("\n\n"))
+        }
+        _ => Err(invalid(&format!(
+            "`{path}.content` must be a string or an array"
+        ))),
+    }
+}
+
 fn convert_message(i: usize, message: Value, out: &mut Vec<Value>) -> Result<(), TranslateError> {
     let path = format!("messages[{i}]");
     let mut message = into_object(message, &path)?;
@@ -145,8 +173,15 @@ fn convert_message(i: usize, message: Value, out: &mut Vec<Value>) -> Result<(),
     match role.as_deref() {
         Some("user") => user_message(&path, content, out),
         Some("assistant") => assistant_message(&path, content, out),
+        // A system message mid-conversation (beta `mid-conversation-system-*`, sent by Claude
+        // Code): Chat has system messages anywhere, so it stays one, in place.
+        Some("system") => {
+            let text = message_system_text(&path, content)?;
+            out.push(json!({"role": "system", "content": text}));
+            Ok(())
+        }
         _ => Err(invalid(&format!(
-            "`{path}.role` must be `user` or `assistant`"
+            "`{path}.role` must be `user`, `assistant` or `system`"
         ))),
     }
 }

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `model` | the target's model; the client's name is kept in `ClientView` and echoed back |
 //! | `system` (string or text blocks) | `instructions` (blocks joined by a blank line; `cache_control` dropped, OpenAI caches prefixes by itself) |
+//! | a `system` message inside `messages` (beta `mid-conversation-system-*`, sent by Claude Code) | a `developer` message item in the same place (text blocks only) |
 //! | user `text` / `image` (base64 or url) | `message` items with `input_text` / `input_image` (data URL) |
 //! | user `tool_result` | `function_call_output` (`output` = its text; `is_error` kept as an `Error: ` prefix); its images go in a user message right after the tool outputs (F19) |
 //! | assistant `text` / `tool_use` | `message` with `output_text` / `function_call` (`arguments` JSON string, `{}` when empty) |

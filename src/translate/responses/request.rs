@@ -170,10 +170,13 @@ fn input_items(messages: &[Value]) -> Result<Vec<Value>, TranslateError> {
         let role = message.get("role").and_then(Value::as_str);
         let role = match role {
             Some(r @ ("user" | "assistant")) => r,
+            // A system message mid-conversation (beta `mid-conversation-system-*`, sent by Claude
+            // Code) is a developer message in place (text blocks only, as `block` enforces).
+            Some("system") => "developer",
             _ => {
                 return Err(unmappable(
                     format!("messages[{i}].role"),
-                    "only user and assistant roles exist in Anthropic Messages",
+                    "Anthropic Messages has only user, assistant and system roles",
                 ))
             }
         };

@@ -137,7 +137,7 @@ fn unmappable_fields_are_named() {
             "messages[0].content[0].source.type",
         ),
         (
-            json!({"messages": [{"role": "system", "content": "x"}]}),
+            json!({"messages": [{"role": "tool", "content": "x"}]}),
             "messages[0].role",
         ),
     ];
@@ -272,4 +272,50 @@ fn other_pairs_are_unsupported_here() {
         matches!(got, Err(TranslateError::Unsupported(_))),
         "{got:?}"
     );
+}
+
+/// Claude Code sends system messages mid-conversation (beta `mid-conversation-system-*`): each
+/// becomes a developer message in place; a non-text block in one is refused naming it.
+#[test]
+fn a_mid_conversation_system_message_becomes_a_developer_message_in_place() {
+    let body = minimal(json!({"messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": "Agent types: Explore"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "system", "content": [{"type": "text", "text": "Reminder", "cache_control": {"type": "ephemeral"}}]},
+        {"role": "user", "content": "go on"},
+    ]}));
+    let got = translate(&body).unwrap();
+    let roles: Vec<&str> = got["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["role"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        roles,
+        ["user", "developer", "assistant", "developer", "user"]
+    );
+    assert_eq!(
+        got["input"][1]["content"],
+        json!([{"type": "input_text", "text": "Agent types: Explore"}])
+    );
+    assert_eq!(
+        got["input"][3]["content"],
+        json!([{"type": "input_text", "text": "Reminder"}])
+    );
+
+    let image = json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}});
+    let body = minimal(json!({"messages": [{"role": "system", "content": [image]}]}));
+    match translate(&body) {
+        Err(TranslateError::Unmappable { field, .. }) => {
+            assert_eq!(field, "messages[0].content[0].type")
+        }
+        other => panic!("{other:?}"),
+    }
+    let body = minimal(json!({"messages": [{"role": "tool", "content": "x"}]}));
+    assert!(matches!(
+        translate(&body),
+        Err(TranslateError::Unmappable { field, .. }) if field == "messages[0].role"
+    ));
 }
