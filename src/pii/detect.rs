@@ -64,11 +64,14 @@ fn glued_numeric(text: &[u8], start: usize, end: usize, joiners_after: &[u8]) ->
             return true;
         }
     }
+    glued_after(text, end, joiners_after)
+}
+
+/// The after half of `glued_numeric`: a word character, or a joiner followed by a digit.
+fn glued_after(text: &[u8], end: usize, joiners: &[u8]) -> bool {
     match text.get(end) {
         Some(&a) if is_word(a) => true,
-        Some(&a) if joiners_after.contains(&a) => {
-            text.get(end + 1).is_some_and(|c| c.is_ascii_digit())
-        }
+        Some(&a) if joiners.contains(&a) => text.get(end + 1).is_some_and(|c| c.is_ascii_digit()),
         _ => false,
     }
 }
@@ -103,14 +106,16 @@ pub(crate) fn email(text: &str, out: &mut Vec<Span>) {
         if local.is_empty() || local.ends_with('.') || domain.starts_with('-') {
             continue;
         }
-        // Glued to a longer token, or `git@github.com:org/repo` (scp-style remote, not a person).
+        // Glued to a longer token, `git@github.com:org/repo` (scp-style remote, not a person), or
+        // a method call on a matrix product (`q@k.transpose(-2, -1)`).
         if bytes
             .get(end)
-            .is_some_and(|&b| is_word(b) || b == b':' || b == b'@')
+            .is_some_and(|&b| is_word(b) || b == b':' || b == b'@' || b == b'(')
         {
             continue;
         }
-        if start > 0 && bytes[start - 1] == b'@' {
+        // `user@host` right after `scheme://` is a URL's user (`ssh://git@github.com/org/repo`).
+        if (start > 0 && bytes[start - 1] == b'@') || bytes[..start].ends_with(b"//") {
             continue;
         }
         let tld = domain.rsplit('.').next().unwrap_or("");
@@ -131,12 +136,12 @@ pub(crate) fn email(text: &str, out: &mut Vec<Span>) {
 // === phone ===
 
 /// International (`+` country code, then groups) or North American (`(555) 123-4567`,
-/// `555-123-4567`, `555.123.4567`, `+1 555 123 4567`). A bare digit run is never a phone: it is
-/// far more often an epoch time, a pid or an id.
+/// `555-123-4567`, `555.123.4567`, `+1 555 123 4567`, with the trunk prefix `1-800-555-0199`).
+/// A bare digit run is never a phone: it is far more often an epoch time, a pid or an id.
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"\+[0-9]{1,3}(?:[ .-]?\([0-9]{1,4}\))?(?:[ .-]?[0-9]{1,5}){1,6}",
-        r"|(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[.-][0-9]{4}",
+        r"|(?:1[ .-])?(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[.-][0-9]{4}",
     ))
     .expect("static pattern")
 });
@@ -146,7 +151,14 @@ pub(crate) fn phone(text: &str, out: &mut Vec<Span>) {
     for m in PHONE.find_iter(text) {
         let s = m.as_str();
         let digits = s.bytes().filter(u8::is_ascii_digit).count();
-        if glued_numeric(bytes, m.start(), m.end(), b".-/:") {
+        // A `+` opens a new token, so only a word character glues before it (`x+14155552671`,
+        // not `(415) 555-0198-+14155550198`).
+        let glued = if s.starts_with('+') {
+            (m.start() > 0 && is_word(bytes[m.start() - 1])) || glued_after(bytes, m.end(), b".-/:")
+        } else {
+            glued_numeric(bytes, m.start(), m.end(), b".-/:")
+        };
+        if glued {
             continue;
         }
         let ok = if s.starts_with('+') {
@@ -154,7 +166,10 @@ pub(crate) fn phone(text: &str, out: &mut Vec<Span>) {
         } else {
             // NANP: `555.123-4567` mixes separators; a version or an address does, a phone not.
             let seps: Vec<u8> = s.bytes().filter(|b| b".-".contains(b)).collect();
-            digits == 10 && seps.windows(2).all(|w| w[0] == w[1]) && bytes[m.start()] != b'0'
+            let trunk = digits == 11 && s.starts_with('1');
+            (digits == 10 || trunk)
+                && seps.windows(2).all(|w| w[0] == w[1])
+                && bytes[m.start()] != b'0'
         };
         if ok {
             out.push(Span {
@@ -341,29 +356,71 @@ fn ipv4_ok(s: &str) -> bool {
     !(octets == [0, 0, 0, 0] || octets[0] == 127 || octets[0] == 255)
 }
 
+/// A version number that has the shape of an address: `x.y.z.0` with no `/prefix` after it (a
+/// host address does not end in `.0`; `AssemblyVersion("1.0.0.0")`, `Chrome/122.0.0.0`), or a
+/// value right after the word `version` (`Version: 6.1.7.1`, `"version": "1.4.2.1"`).
+fn ipv4_is_version(bytes: &[u8], start: usize, end: usize) -> bool {
+    if bytes[..end].ends_with(b".0") && bytes.get(end) != Some(&b'/') {
+        return true;
+    }
+    // Up to four quote, colon, equals, paren or blank bytes between `version` and the value.
+    let mut i = start;
+    while i > 0 && start - i < 4 && b"\"':=( \t".contains(&bytes[i - 1]) {
+        i -= 1;
+    }
+    i >= 7 && bytes[i - 7..i].eq_ignore_ascii_case(b"version")
+}
+
+/// True when the dotted quad at `[start, end)` is part of a longer token: a word character on
+/// either side, or a `.` joining another number (`1.2.3.4.5`, OIDs, `10.0.22631.2861`). A `/`
+/// or `-` before it does not glue: `node-7/10.128.0.5` (kubectl) and `10.0.0.1-10.0.0.9` (a
+/// range) hold addresses, and dates never reach four dotted parts.
+fn ipv4_glued(bytes: &[u8], start: usize, end: usize) -> bool {
+    let digit_at = |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit);
+    let before = start.checked_sub(1).map(|i| bytes[i]);
+    let glued_before =
+        before.is_some_and(|b| is_word(b) || (b == b'.' && digit_at(start.checked_sub(2))));
+    let glued_after = match bytes.get(end) {
+        Some(&a) if is_word(a) => true,
+        Some(b'.') => digit_at(Some(end + 1)),
+        _ => false,
+    };
+    glued_before || glued_after
+}
+
 /// IPv4 (when the text has four digits or more) and IPv6 (when it has a colon).
 pub(crate) fn ip(text: &str, digits: usize, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
+    let first_v6 = out.len();
+    ipv6(text, out);
     let v4 = if digits >= 4 {
         Some(IPV4.find_iter(text))
     } else {
         None
     };
     for m in v4.into_iter().flatten() {
+        let (start, end) = (m.start(), m.end());
         // `:8080` (a port), `/24` (a prefix) and `-10.0.0.9` (a range) may follow an address.
-        if ipv4_ok(m.as_str()) && !glued_numeric(bytes, m.start(), m.end(), b".") {
-            // An IPv4 tail inside an IPv6 address (`::ffff:10.1.2.3`) is left to the IPv6 scan.
-            if m.start() > 0 && bytes[m.start() - 1] == b':' {
-                continue;
-            }
-            out.push(Span {
-                start: m.start(),
-                end: m.end(),
-                kind: Kind::Ip,
-            });
+        if !ipv4_ok(m.as_str())
+            || ipv4_glued(bytes, start, end)
+            || ipv4_is_version(bytes, start, end)
+        {
+            continue;
         }
+        // An IPv4 tail inside an IPv6 address (`::ffff:10.1.2.3`) belongs to the IPv6 span;
+        // after any other colon (`inet addr:192.168.1.20`) it stands alone.
+        if out[first_v6..]
+            .iter()
+            .any(|s| s.kind == Kind::Ip && s.start < end && s.end > start)
+        {
+            continue;
+        }
+        out.push(Span {
+            start,
+            end,
+            kind: Kind::Ip,
+        });
     }
-    ipv6(text, out);
 }
 
 fn is_v6_byte(b: u8) -> bool {
@@ -407,7 +464,25 @@ fn ipv6(text: &str, out: &mut Vec<Span>) {
         if glued {
             continue;
         }
-        if let Ok(addr) = cand.parse::<std::net::Ipv6Addr>() {
+        // netstat prints `addr:port` without brackets (`2a00:1450:4001:81c::200e:51514`): when
+        // the whole does not parse, the part before a decimal last group may. (When the whole
+        // parses too, `…:7334:443`, the port cannot be told from a group and stays inside.)
+        let parsed = cand
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(|a| (a, cand))
+            .or_else(|| {
+                let (head, port) = cand.rsplit_once(':')?;
+                let is_port =
+                    (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit());
+                let addr = head
+                    .parse::<std::net::Ipv6Addr>()
+                    .ok()
+                    .filter(|_| is_port)?;
+                Some((addr, head))
+            });
+        if let Some((addr, cand)) = parsed {
+            let end = start + cand.len();
             // `x[1::2]` (a slice) parses too: a real address has a 3+ digit group or 4+ groups.
             let groups: Vec<&str> = cand.split(':').filter(|g| !g.is_empty()).collect();
             let shaped = groups.len() >= 4 || groups.iter().any(|g| g.len() >= 3);

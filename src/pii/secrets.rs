@@ -102,6 +102,31 @@ fn looks_random(s: &str) -> bool {
     s.bytes().any(|b| b.is_ascii_digit()) && s.bytes().filter(u8::is_ascii_alphabetic).count() >= 4
 }
 
+/// A documentation placeholder (`ghp_xxxx…`, `AKIAXXXX…`, `sk-…00000000…`): eight or more of the
+/// same character in a row, which a random token of these lengths practically never has.
+fn placeholder(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut run = 1;
+    for i in 1..b.len() {
+        run = if b[i] == b[i - 1] { run + 1 } else { 1 };
+        if run >= 8 {
+            return true;
+        }
+    }
+    false
+}
+
+/// A JWT's shape: three dot-separated base64url parts, the first two JSON objects (`eyJ`).
+fn is_jwt(s: &str) -> bool {
+    let mut parts = s.split('.');
+    let (Some(head), Some(body), Some(_sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    head.starts_with("eyJ") && body.starts_with("eyJ")
+}
+
 pub(crate) fn secrets(text: &str, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
     let mut caps = SECRETS.capture_locations();
@@ -117,10 +142,14 @@ pub(crate) fn secrets(text: &str, out: &mut Vec<Span>) {
         let found = GROUPS
             .iter()
             .find_map(|&(group, kind)| caps.get(group).map(|(s, e)| (s, e, kind)));
-        let Some((start, end, kind)) = found else {
+        let Some((start, end, mut kind)) = found else {
             continue;
         };
         let value = &text[start..end];
+        // `Bearer eyJ….eyJ….…` is reported as what it is, like a JWT anywhere else.
+        if kind == SecretKind::BearerToken && is_jwt(value) {
+            kind = SecretKind::Jwt;
+        }
         // A key glued into a longer word is a name, not a key (`task-…`, `XAKIA…`).
         let glued_before =
             start > 0 && is_word(bytes[start - 1]) && kind != SecretKind::BearerToken;
@@ -135,7 +164,7 @@ pub(crate) fn secrets(text: &str, out: &mut Vec<Span>) {
                 value.bytes().any(|b| b.is_ascii_digit())
             }
             _ => true,
-        };
+        } && (kind == SecretKind::PrivateKey || !placeholder(value));
         if plausible {
             out.push(Span {
                 start,
