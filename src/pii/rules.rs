@@ -7,10 +7,12 @@
 //! base64 run) and `data:…;base64,` URLs. Changing any of these breaks a signed thinking block, a
 //! tool round trip or an image, and none of them holds what the detectors look for.
 //!
-//! `Scope::Recording` redacts every other string. `Scope::Upstream` redacts only user content:
-//! the `content` of `user` and `tool` messages, tool results, `*_output` items (`function_call_
-//! output`) and a Responses `input` string; thinking, reasoning and assistant messages are left
-//! byte-identical, and so are URLs and file references (the provider must still fetch them).
+//! `Scope::Recording` redacts every other string. `Scope::Upstream` redacts only what the client
+//! supplied: the system prompt (`system`, `instructions`, `system`/`developer` messages), the
+//! `content` of `user` and `tool` messages, tool results, `*_output` items (`function_call_
+//! output`) and a Responses `input` string; thinking, reasoning and assistant messages (the
+//! model's own words, which it may have signed) are left byte-identical, and so are URLs and file
+//! references (the provider must still fetch them).
 
 use super::{Counts, Redactor, Scope};
 use serde_json::Value;
@@ -76,10 +78,13 @@ const UPSTREAM_KEEP: &[&str] = &[
 fn user_edge(holder: &Holder<'_>, key: Option<&str>) -> bool {
     match key {
         Some("content") => {
-            matches!(holder.role, Some("user" | "tool")) || holder.ty == Some("tool_result")
+            matches!(holder.role, Some("user" | "tool" | "system" | "developer"))
+                || holder.ty == Some("tool_result")
         }
         Some("output") => holder.ty.is_some_and(|t| t.ends_with("_output")),
-        Some("input") => holder.root,
+        // The system prompt holds what the client gathered about the user's machine and repo
+        // (git status, paths, e-mail addresses in configs); nothing in it is signed.
+        Some("input" | "system" | "instructions") => holder.root,
         _ => false,
     }
 }
