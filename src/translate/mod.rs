@@ -9,6 +9,7 @@
 mod chat;
 pub(crate) mod errors;
 mod estimate;
+mod output_format;
 mod responses;
 pub(crate) mod sse_out;
 

@@ -40,9 +40,10 @@
 //!   `thinking` and `output_config.effort` (reasoning budgets; the provider's model reasons or
 //!   not on its own and reasoning is not returned), `context_management` (Anthropic-side context
 //!   editing; without it the provider just sees the full history), `service_tier`.
-//! - **Unmappable**: `top_k` (dropping it would widen sampling), `output_config.format`
-//!   (structured output is not translated), `container`, `mcp_servers` and any other unknown
-//!   top-level field.
+//! - `output_config.format` `json_schema` → `response_format` `json_schema` (strict, named
+//!   `output`; see `output_format.rs`).
+//! - **Unmappable**: `top_k` (dropping it would widen sampling), other `output_config` formats and
+//!   keys, `container`, `mcp_servers` and any other unknown top-level field.
 //!
 //! **Answer** (`response.rs`, `stream_to_anthropic.rs`, `blocks.rs`):
 //! - `id` → `msg_<provider id>`; `model` → the client's model.

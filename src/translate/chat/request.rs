@@ -5,6 +5,7 @@ use super::json::{
     into_object, invalid, parse_object, reject_leftover, take, take_array, take_str, unmappable,
     Obj,
 };
+use crate::translate::output_format;
 use crate::translate::{ClientView, MaxTokensField, Target, TranslateError, Translated};
 use serde_json::{json, Value};
 
@@ -35,9 +36,10 @@ pub(crate) fn translate(body: &[u8], target: &Target) -> Result<Translated, Tran
     let top_p = take(&mut req, "top_p");
     let tools = take_array(&mut req, "tools", "")?;
     let tool_choice = take(&mut req, "tool_choice");
-    if let Some(config) = take(&mut req, "output_config") {
-        output_config(config)?;
-    }
+    let schema = match take(&mut req, "output_config") {
+        Some(config) => output_format::json_schema(&config, "Chat Completions")?,
+        None => None,
+    };
     for key in DROPPED {
         req.remove(key);
     }
@@ -91,6 +93,12 @@ pub(crate) fn translate(body: &[u8], target: &Target) -> Result<Translated, Tran
     if let Some(choice) = tool_choice {
         convert_tool_choice(choice, has_tools, &mut out)?;
     }
+    if let Some(schema) = schema {
+        out.insert(
+            "response_format".into(),
+            output_format::chat_response_format(schema),
+        );
+    }
     if stream {
         out.insert("stream".into(), Value::Bool(true));
         // Without it an OpenAI stream carries no usage at all (F16).
@@ -105,14 +113,6 @@ pub(crate) fn translate(body: &[u8], target: &Target) -> Result<Translated, Tran
             include_usage: false,
         },
     })
-}
-
-/// `output_config.effort` is a reasoning budget hint (dropped like `thinking`); a `format` asks
-/// for structured output, which this translation does not carry over, so it is refused.
-fn output_config(config: Value) -> Result<(), TranslateError> {
-    let mut config = into_object(config, "output_config")?;
-    config.remove("effort");
-    reject_leftover(&config, "output_config.", "Chat Completions")
 }
 
 /// `system` as a string or text blocks -> one string; blocks are joined with a blank line and

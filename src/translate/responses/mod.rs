@@ -27,7 +27,8 @@
 //! turns; without it the full history is sent), `service_tier` (different value sets).
 //!
 //! Refused with `Unmappable` naming the field: non-empty `stop_sequences` (Responses has no stop
-//! sequences), `top_k`, `output_config.format` (and other `output_config` keys), server tools
+//! sequences), `top_k`, `output_config` formats other than `json_schema` (which becomes
+//! `text.format` `json_schema`, strict, named `output`: `output_format.rs`) and other keys, server tools
 //! (`tools[i].type` other than `custom`), unknown tool fields, unknown `tool_choice` types,
 //! `document` / `search_result` / server-tool blocks, image sources other than base64 and url, and
 //! any top-level field this table does not list.

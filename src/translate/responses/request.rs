@@ -2,6 +2,7 @@
 //! field is either mapped, dropped for a stated reason, or refused as `Unmappable` naming it; the
 //! full table is in the module docs of `responses/mod.rs`.
 
+use super::super::output_format;
 use super::super::{ClientView, Target, TranslateError, Translated};
 use super::tools::{map_tools, tool_choice};
 use serde_json::{json, Map, Value};
@@ -65,6 +66,11 @@ pub(crate) fn translate(body: &[u8], target: &Target) -> Result<Translated, Tran
             out.insert("parallel_tool_calls".into(), json!(parallel));
         }
     }
+    if let Some(config) = req.get("output_config") {
+        if let Some(schema) = output_format::json_schema(config, "Responses")? {
+            out.insert("text".into(), output_format::responses_text(schema));
+        }
+    }
     // Anthropic keeps nothing server-side; don't let the provider store the exchange either.
     out.insert("store".into(), json!(false));
     if stream {
@@ -107,18 +113,8 @@ fn check_fields(req: &Map<String, Value>) -> Result<(), TranslateError> {
                     ));
                 }
             }
-            "output_config" => {
-                // `effort` only tunes thinking (dropped like `thinking`); a `format` constrains the
-                // answer and must not be lost.
-                if let Some(obj) = value.as_object() {
-                    if let Some(other) = obj.keys().find(|k| k.as_str() != "effort") {
-                        return Err(unmappable(
-                            format!("output_config.{other}"),
-                            "no Responses equivalent is translated",
-                        ));
-                    }
-                }
-            }
+            // Checked (and its schema taken) by `output_format`.
+            "output_config" => {}
             "top_k" => {
                 return Err(unmappable(
                     "top_k",

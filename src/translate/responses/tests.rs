@@ -111,8 +111,8 @@ fn unmappable_fields_are_named() {
             "tool_choice.type",
         ),
         (
-            json!({"output_config": {"format": {"type": "json_schema"}}}),
-            "output_config.format",
+            json!({"output_config": {"format": {"type": "regex", "pattern": "a+"}}}),
+            "output_config.format.type",
         ),
         (json!({"mcp_servers": []}), "mcp_servers"),
         (
@@ -318,4 +318,17 @@ fn a_mid_conversation_system_message_becomes_a_developer_message_in_place() {
         translate(&body),
         Err(TranslateError::Unmappable { field, .. }) if field == "messages[0].role"
     ));
+}
+
+/// Claude Code's title request asks for a JSON schema answer: Responses gets it as `text.format`.
+#[test]
+fn an_output_config_json_schema_becomes_text_format() {
+    let schema = json!({"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"], "additionalProperties": false});
+    let got = translate(&minimal(json!({"output_config": {"effort": "high", "format": {"type": "json_schema", "schema": schema}}}))).unwrap();
+    assert_eq!(
+        got["text"],
+        json!({"format": {"type": "json_schema", "name": "output", "strict": true, "schema": schema}})
+    );
+    let got = translate(&minimal(json!({"output_config": {"effort": "low"}}))).unwrap();
+    assert_eq!(got.get("text"), None);
 }
