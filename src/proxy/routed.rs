@@ -5,7 +5,8 @@
 //!   the model's bytes replaced only when `model_rewrite` is set;
 //! - a provider of another dialect, or fallbacks: the whole body is read (within
 //!   `max_request_body_bytes`) and `fallback::run` tries the providers in order;
-//! - `count_tokens` for a non-Anthropic provider: answered here with a local estimate.
+//! - `count_tokens` for a non-Anthropic provider: answered here with a local estimate;
+//! - a compressed body (`content-encoding`): refused with a 400, its model cannot be peeked.
 
 use super::ctx::RequestCtx;
 use super::peek::{self, ModelAt, Peeked};
@@ -70,6 +71,20 @@ pub(crate) async fn forward(
     let limit = state.config.max_request_body_bytes;
     if content_length(&parts.headers).is_some_and(|len| len > limit) {
         return Err(ctx.fail(ProxyError::BodyTooLarge { limit }));
+    }
+    if let Some(encoding) = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .filter(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        // The model cannot be read from compressed bytes; guessing "no rule matched" would send
+        // a request meant for another provider (and its key) to the default one.
+        let why = format!(
+            "routing rules pick the provider by the request's model, which cannot be read from a \
+             compressed body (content-encoding: {}); send it uncompressed",
+            String::from_utf8_lossy(encoding.as_bytes())
+        );
+        return Err(ctx.fail(ProxyError::BadRequest(why)));
     }
     let peeked = match peek::peek(&mut body, limit).await {
         Ok(peeked) => peeked,

@@ -155,6 +155,28 @@ async fn exact_and_glob_rules_route_by_the_top_level_model_byte_for_byte() {
     );
 }
 
+/// The model of a compressed body cannot be peeked: a 400 in the client's shape, and neither the
+/// routed provider nor the default one gets it (guessing "no rule" would send it to the wrong one).
+#[tokio::test]
+async fn a_compressed_body_is_refused_not_routed_by_guess() {
+    let s = setup().await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, body_for("claude-opus-exact").as_bytes()).unwrap();
+    let mut headers = ANTHROPIC.to_vec();
+    headers.push(("content-encoding", "gzip"));
+    let (head, got) = fetch(
+        s.proxy.addr,
+        post_json("/v1/messages", gz.finish().unwrap(), &headers),
+    )
+    .await;
+    assert_eq!(head.status(), 400);
+    let error: serde_json::Value = serde_json::from_slice(&got).unwrap();
+    assert_eq!(error["type"], "error", "{error}");
+    let message = error["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("content-encoding: gzip"), "{message}");
+    assert!(s.gateway.requests().is_empty() && s.default.requests().is_empty());
+}
+
 #[tokio::test]
 async fn a_chunked_upload_is_peeked_then_streamed_on() {
     let s = setup().await;
