@@ -246,7 +246,13 @@ impl Finished {
                 _ => None,
             };
         }
-        let model = response.model.clone().or_else(|| request.model.clone());
+        // A routed request is priced as the model that served it (`x-lunaroute-model`, set by
+        // routing after `model_rewrite`), not the name the client asked for: a translated answer
+        // echoes the client's name. An unpriced model gets no cost rather than a guess.
+        let model = header(&self.response_headers, "x-lunaroute-model")
+            .map(str::to_string)
+            .or_else(|| response.model.clone())
+            .or_else(|| request.model.clone());
         let cost_usd = model
             .as_deref()
             .and_then(|m| cx.pricing.cost(m, &response.usage));

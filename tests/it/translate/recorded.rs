@@ -110,6 +110,33 @@ async fn translated_requests_are_recorded_with_the_clients_model_and_the_usage()
         ("claude-sonnet-4-6", "claude-sonnet-4-6", "ok")
     );
     assert_eq!(provider, "anthropic", "recorded in the client's dialect");
+    // Priced as the model that served it (after `model_rewrite`), never as the client's name:
+    // Claude Code's request was served by gpt-5.4-mini ($0.75 / $4.50 per million), not by
+    // claude-sonnet-4-6 ($3 / $15); claude-via-chat (unpriced) was served by claude-sonnet-4-6.
+    let cost = |session: &str| -> Option<f64> {
+        db.query_row(
+            "SELECT cost_usd FROM requests WHERE session_id = ?1",
+            [session],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let cc = cost("sess-translated-cc").expect("priced as gpt-5.4-mini");
+    assert!(
+        (cc - (1520.0 * 0.75 + 61.0 * 4.5) / 1e6).abs() < 1e-9,
+        "{cc}"
+    );
+    let served = cost("sess-translated-chat").expect("priced as claude-sonnet-4-6");
+    let (input, read, written, output): (f64, f64, f64, f64) = db
+        .query_row(
+            "SELECT input_tokens, cache_read_tokens, cache_creation_tokens, output_tokens
+               FROM requests WHERE session_id = ?1",
+            ["sess-translated-chat"],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    let want = (input * 3.0 + read * 0.3 + written * 3.75 + output * 15.0) / 1e6;
+    assert!((served - want).abs() < 1e-9, "{served} vs {want}");
     let day_dirs = std::fs::read_dir(home.path().join("sessions")).unwrap();
     let files: Vec<String> = day_dirs
         .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
