@@ -76,6 +76,12 @@ mod recording_disabled {
         pub fn response_chunk(&mut self, _: &Bytes) {
             match *self {}
         }
+        pub fn provider_answer_from(&mut self, _: &'static str) {
+            match *self {}
+        }
+        pub fn provider_chunk(&mut self, _: &Bytes) {
+            match *self {}
+        }
     }
 
     impl RequestSink {

@@ -231,6 +231,11 @@ impl HttpBody for ResponseBody {
                         }
                         (None, Err(other)) => Some(other),
                         (Some(translator), Ok(data)) => {
+                            if let Some(capture) =
+                                this.ctx.as_mut().and_then(|c| c.capture.as_mut())
+                            {
+                                capture.provider_chunk(&data);
+                            }
                             let mut out = Vec::new();
                             translator.push(&data, &mut out);
                             (!out.is_empty()).then(|| {

@@ -6,6 +6,8 @@
 //!
 //! What is recorded is the client's view: its request as sent, and the answer as it received it;
 //! the response headers `x-lunaroute-provider` / `x-lunaroute-model` say who really served it.
+//! The provider's untranslated answer is captured beside it (reference counts, parsed later on
+//! the recorder's thread) for one thing only: its usage, which the client's dialect may lack.
 
 use super::ctx::RequestCtx;
 use super::tap::{FailureStyle, ResponseBody};
@@ -74,6 +76,7 @@ pub(crate) async fn respond(
         ctx.is_stream = true;
         if let Some(capture) = ctx.capture.as_mut() {
             capture.response_head(ctx.status, &headers);
+            capture.provider_answer_from(translation.path());
         }
         if let Some(debug) = &ctx.debug {
             debug.response_head(ctx.status, &headers);
@@ -91,6 +94,10 @@ pub(crate) async fn respond(
         Ok(bytes) => bytes,
         Err(why) => return Err(ctx.fail(ProxyError::BadUpstreamAnswer(why))),
     };
+    if let Some(capture) = ctx.capture.as_mut() {
+        capture.provider_answer_from(translation.path());
+        capture.provider_chunk(&bytes);
+    }
     let translating = Instant::now();
     let out = match translation.response(&bytes) {
         Ok(out) => Bytes::from(out),

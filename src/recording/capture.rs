@@ -51,7 +51,18 @@ pub(crate) struct Capture {
     pub response: Chunks,
     /// µs from the start to the first response body byte.
     pub first_byte_us: Option<u64>,
+    /// A translated answer as the provider sent it, before translation: its usage is the one
+    /// recorded (the client's dialect may not carry it, e.g. a Chat stream without
+    /// `include_usage`, or may fold cache writes into input).
+    pub provider_answer: Option<ProviderAnswer>,
     cap: usize,
+}
+
+/// The provider's side of a translated answer.
+pub(crate) struct ProviderAnswer {
+    /// The provider path it answered (`/v1/messages`, `/v1/chat/completions`, `/v1/responses`).
+    pub path: &'static str,
+    pub body: Chunks,
 }
 
 /// The request body's handle into its capture (the body itself is owned by the upstream client).
@@ -83,6 +94,7 @@ impl Capture {
             response_headers: HeaderMap::new(),
             response: Chunks::default(),
             first_byte_us: None,
+            provider_answer: None,
             cap,
         }
     }
@@ -106,10 +118,27 @@ impl Capture {
         self.response.push(at, data, self.cap);
     }
 
+    /// The answer is translated from the provider's at `path`: keep the provider's bytes too.
+    pub fn provider_answer_from(&mut self, path: &'static str) {
+        self.provider_answer = Some(ProviderAnswer {
+            path,
+            body: Chunks::default(),
+        });
+    }
+
+    /// A piece of the provider's untranslated answer (a reference count, no copy).
+    pub fn provider_chunk(&mut self, data: &Bytes) {
+        let at = self.started.elapsed().as_micros() as u64;
+        if let Some(answer) = self.provider_answer.as_mut() {
+            answer.body.push(at, data, self.cap);
+        }
+    }
+
     /// Bytes this capture holds (what it costs the recorder's memory budget).
     pub fn size(&self) -> usize {
         let request = self.request.lock().map(|c| c.bytes).unwrap_or(0);
-        request + self.response.bytes
+        let provider = self.provider_answer.as_ref().map_or(0, |a| a.body.bytes);
+        request + self.response.bytes + provider
     }
 }
 

@@ -5,10 +5,10 @@
 //! rest: request summary, session identity, tool timing, outcome, price.
 
 use super::assemble::{self, Api, StreamAssembler};
-use super::capture::Capture;
+use super::capture::{Capture, Chunks, ProviderAnswer};
 use super::decode::decode_capped;
 use super::pricing::Pricing;
-use super::record::{Assembled, Outcome, RequestRecord, Timings};
+use super::record::{Assembled, Outcome, RequestRecord, Timings, Usage};
 use super::session::{self, ToolTracker};
 use super::sse::SseParser;
 use crate::providers::Provider;
@@ -130,11 +130,18 @@ impl Exchange {
                 .to_ascii_lowercase()
                 .starts_with("text/event-stream")
         });
-        let response = if is_sse {
-            assemble_stream(api, &capture, encoding.is_some(), &response_body)
+        let mut response = if is_sse {
+            assemble_stream(api, &capture.response, encoding.is_some(), &response_body)
         } else {
             assemble::assemble_json(api, &response_body)
         };
+        if let Some(usage) = capture
+            .provider_answer
+            .as_ref()
+            .and_then(|answer| provider_usage(answer, is_sse))
+        {
+            response.usage = usage;
+        }
         Finished {
             request_id: self.request_id,
             provider: self.provider,
@@ -172,9 +179,23 @@ fn decoded(encoding: Option<&str>, raw: Bytes, cap: usize) -> (Bytes, bool) {
     (bytes, decoded.capped)
 }
 
+/// The usage the provider reported in its untranslated answer (never compressed: translated
+/// requests ask for identity), if it reported any. It wins over what the client's dialect
+/// carried: a Chat stream has none unless the client asked, and Chat folds cache writes into
+/// `prompt_tokens`.
+fn provider_usage(answer: &ProviderAnswer, is_sse: bool) -> Option<Usage> {
+    let api = assemble::api_for(Provider::Anthropic, answer.path);
+    let assembled = if is_sse {
+        assemble_stream(api, &answer.body, false, &[])
+    } else {
+        assemble::assemble_json(api, &answer.body.concat())
+    };
+    assembled.usage.raw.is_some().then_some(assembled.usage)
+}
+
 /// Parses the event stream chunk by chunk so each event keeps its arrival time. A compressed stream
 /// is parsed from its decoded copy, with every event at the last chunk's time.
-fn assemble_stream(api: Api, capture: &Capture, encoded: bool, decoded: &[u8]) -> Assembled {
+fn assemble_stream(api: Api, body: &Chunks, encoded: bool, decoded: &[u8]) -> Assembled {
     let mut assembler = StreamAssembler::new(api);
     let mut parser = SseParser::new();
     let mut events = Vec::new();
@@ -190,17 +211,9 @@ fn assemble_stream(api: Api, capture: &Capture, encoded: bool, decoded: &[u8]) -
         }
     };
     if encoded {
-        feed(
-            capture
-                .response
-                .pieces
-                .last()
-                .map(|(at, _)| *at)
-                .unwrap_or(0),
-            decoded,
-        );
+        feed(body.pieces.last().map(|(at, _)| *at).unwrap_or(0), decoded);
     } else {
-        for (at, piece) in &capture.response.pieces {
+        for (at, piece) in &body.pieces {
             feed(*at, piece);
         }
     }
@@ -384,5 +397,57 @@ mod tests {
 
         let r = record(exchange(&[], b"{}", End::Done));
         assert_eq!((r.outcome, r.response.error_message), (Outcome::Ok, None));
+    }
+
+    #[test]
+    fn a_translated_answer_is_recorded_with_the_providers_usage() {
+        // A Chat client got Anthropic's answer as Chat JSON: cache reads and writes folded into
+        // prompt_tokens. The provider's own answer, captured beside it, keeps the split.
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let mut capture = Capture::new(Instant::now(), HeaderMap::new(), usize::MAX);
+        capture.request_sink().push(&Bytes::from_static(b"{}"));
+        capture.response_head(200, &headers);
+        capture.response_chunk(&Bytes::from_static(
+            br#"{"object":"chat.completion","usage":{"prompt_tokens":1300,"completion_tokens":7,"prompt_tokens_details":{"cached_tokens":1000}}}"#,
+        ));
+        capture.provider_answer_from("/v1/messages");
+        capture.provider_chunk(&Bytes::from_static(
+            br#"{"type":"message","usage":{"input_tokens":100,"cache_read_input_tokens":1000,"cache_creation_input_tokens":200,"output_tokens":7}}"#,
+        ));
+        let mut exchange = exchange(&[], b"{}", End::Done);
+        exchange.capture = capture;
+        exchange.provider = Provider::OpenAi;
+        exchange.endpoint = "/v1/chat/completions".into();
+        let usage = record(exchange).response.usage;
+        assert_eq!(
+            (
+                usage.input,
+                usage.cache_read,
+                usage.cache_creation,
+                usage.output
+            ),
+            (100, 1000, 200, 7)
+        );
+
+        // A provider answer without usage (here: none captured) leaves the client's figures.
+        let usage = record(exchange_with_chat_usage()).response.usage;
+        assert_eq!((usage.input, usage.output), (300, 7));
+    }
+
+    fn exchange_with_chat_usage() -> Exchange {
+        let mut exchange = exchange(&[], b"{}", End::Done);
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let mut capture = Capture::new(Instant::now(), HeaderMap::new(), usize::MAX);
+        capture.response_head(200, &headers);
+        capture.response_chunk(&Bytes::from_static(
+            br#"{"object":"chat.completion","usage":{"prompt_tokens":300,"completion_tokens":7}}"#,
+        ));
+        capture.provider_answer_from("/v1/messages");
+        exchange.capture = capture;
+        exchange.provider = Provider::OpenAi;
+        exchange.endpoint = "/v1/chat/completions".into();
+        exchange
     }
 }
