@@ -3,6 +3,7 @@
 //! non-Anthropic provider is answered locally with an estimate, never sent anywhere.
 
 use super::*;
+#[cfg(feature = "recording")]
 use crate::support::process::TempHome;
 
 #[cfg(feature = "recording")]
@@ -175,6 +176,7 @@ async fn translated_requests_are_recorded_with_the_clients_model_and_the_usage()
 }
 
 /// One streamed Chat turn for `session`, with or without `stream_options.include_usage`.
+#[cfg(feature = "recording")]
 async fn chat_client_turn(addr: std::net::SocketAddr, session: &str, include_usage: bool) {
     let body = json!({
         "model": "claude-via-chat", "max_tokens": 64, "stream": true,
