@@ -243,6 +243,9 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// The error for a request whose providers were all skipped.
 pub(crate) fn unavailable(skipped: &[(&str, Unavailable)]) -> ProxyError {
+    // Whole seconds, rounded up, in the message as in `retry-after`: a client that waits what
+    // either says finds the provider available again.
+    let secs = |wait: Duration| wait.as_secs_f64().ceil().max(1.0) as u64;
     let soonest = skipped
         .iter()
         .map(|(_, s)| s.retry_in)
@@ -256,12 +259,12 @@ pub(crate) fn unavailable(skipped: &[(&str, Unavailable)]) -> ProxyError {
             } else {
                 "circuit breaker open"
             };
-            format!("{name}: {what}, retry in {} s", s.retry_in.as_secs().max(1))
+            format!("{name}: {what}, retry in {} s", secs(s.retry_in))
         })
         .collect();
     ProxyError::Unavailable {
         why: why.join("; "),
-        retry_after_secs: soonest.as_secs_f64().ceil().max(1.0) as u64,
+        retry_after_secs: secs(soonest),
         rate_limited: !skipped.is_empty() && skipped.iter().all(|(_, s)| s.rate_limited),
     }
 }
@@ -281,4 +284,32 @@ pub(crate) fn route_headers(
         }
     }
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_and_retry_after_round_the_same_way() {
+        let cooling = |ms, rate_limited| Unavailable {
+            retry_in: Duration::from_millis(ms),
+            rate_limited,
+        };
+        let error = unavailable(&[("a", cooling(2_300, true)), ("b", cooling(4_000, false))]);
+        let ProxyError::Unavailable {
+            why,
+            retry_after_secs,
+            rate_limited,
+        } = error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!(retry_after_secs, 3);
+        assert_eq!(
+            why,
+            "a: rate limited (retry-after), retry in 3 s; b: circuit breaker open, retry in 4 s"
+        );
+        assert!(!rate_limited, "one of them is a breaker");
+    }
 }
