@@ -22,6 +22,9 @@ pub(crate) enum End {
     Timeout,
     /// The client went away first; the upstream request was dropped with it.
     Cancelled,
+    /// LunaRoute answered a request it would not send (malformed body, a field that cannot be
+    /// translated, no credentials...) with the client's own error: no provider was asked.
+    Refused,
 }
 
 pub(crate) struct RequestCtx {
@@ -168,6 +171,7 @@ impl RequestCtx {
                 End::UpstreamFailed(error.to_string())
             }
             e if e.fault() == Fault::Upstream => End::UpstreamFailed(e.to_string()),
+            e if e.fault() == Fault::Client => End::Refused,
             _ => End::Done,
         };
         self.finish(end);
@@ -209,6 +213,7 @@ impl RequestCtx {
             End::UpstreamFailed(why) => format!("upstream_failed ({why})"),
             End::Timeout => "timeout".to_string(),
             End::Cancelled => "client_disconnected".to_string(),
+            End::Refused => "refused".to_string(),
         };
         tracing::info!(
             target: "lunaroute::request",

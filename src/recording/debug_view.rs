@@ -13,7 +13,8 @@
 //! Text longer than 160 characters is cut with `…` and its length (`"…" (1234 chars)`); newlines
 //! show as `⏎`. An error body or event adds `error status=429 rate_limit_error: …`, and a stream
 //! that did not end cleanly ends its usage line with `outcome=client_disconnected` (or `timeout`,
-//! `upstream_failed`). Relayed WebSocket turns are not shown.
+//! `upstream_failed`, or `refused` for a request LunaRoute answered itself). Relayed WebSocket
+//! turns are not shown.
 //!
 //! Blocks are shown as each one finishes (Anthropic `content_block_stop`, Chat `finish_reason`,
 //! Responses `output_item.done`); usage and stop reason come from `assemble::StreamAssembler` at the

@@ -244,6 +244,7 @@ impl Finished {
             // (a 502/504 from the proxy, or a 200 cut short).
             End::UpstreamFailed(_) => Outcome::UpstreamFailed,
             End::Timeout => Outcome::Timeout,
+            End::Refused => Outcome::Refused,
             _ if self.status >= 400 || response.error_type.is_some() => Outcome::ProviderError,
             End::Done => Outcome::Ok,
             // A client that leaves after the terminal event got everything (Codex does this).

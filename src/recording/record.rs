@@ -28,6 +28,8 @@ pub enum Outcome {
     /// The provider's connection failed after the response started.
     UpstreamFailed,
     Timeout,
+    /// LunaRoute refused the request itself (a client error); no provider saw it.
+    Refused,
 }
 
 /// Token counts, normalised so Anthropic and OpenAI figures add up the same way:

@@ -78,6 +78,7 @@ pub(super) fn end_lines(status: u16, answer: &Assembled, end: &End) -> Vec<Strin
         End::UpstreamFailed(_) => usage += " outcome=upstream_failed",
         End::Timeout => usage += " outcome=timeout",
         End::Cancelled => usage += " outcome=client_disconnected",
+        End::Refused => usage += " outcome=refused",
     }
     lines.push(usage);
     lines

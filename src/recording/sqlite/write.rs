@@ -34,6 +34,7 @@ fn outcome_name(outcome: Outcome) -> &'static str {
         Outcome::ClientDisconnected => "client_disconnected",
         Outcome::UpstreamFailed => "upstream_failed",
         Outcome::Timeout => "timeout",
+        Outcome::Refused => "refused",
     }
 }
 

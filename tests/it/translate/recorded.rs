@@ -50,6 +50,12 @@ async fn translated_requests_are_recorded_with_the_clients_model_and_the_usage()
     let body = r#"{"model":"claude-sonnet-4-6","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"weather?"}]}"#;
     let (head, _) = fetch(proxy.addr, post_json("/v1/messages", body, &headers)).await;
     assert_eq!(head.status(), 200);
+    // Refused before anything is sent: dropping `top_k` would widen sampling on a Chat provider.
+    let mut headers = CLAUDE_CODE.to_vec();
+    headers.push(("x-claude-code-session-id", "sess-translated-refused"));
+    let body = r#"{"model":"claude-sonnet-4-6","max_tokens":64,"top_k":5,"messages":[{"role":"user","content":"hi"}]}"#;
+    let (head, _) = fetch(proxy.addr, post_json("/v1/messages", body, &headers)).await;
+    assert_eq!(head.status(), 400);
     // An OpenAI Chat client on an Anthropic provider, with and without the usage chunk.
     for (session, usage) in [
         ("sess-translated-chat", true),
@@ -147,6 +153,16 @@ async fn translated_requests_are_recorded_with_the_clients_model_and_the_usage()
         .unwrap();
     let want = (input * 3.0 + read * 0.3 + written * 3.75 + output * 15.0) / 1e6;
     assert!((served - want).abs() < 1e-9, "{served} vs {want}");
+    // The refusal is recorded as LunaRoute's, not as a provider error: no provider saw it.
+    let (status, outcome, message): (i64, String, String) = db
+        .query_row(
+            "SELECT status, outcome, error_message FROM requests WHERE session_id = ?1",
+            ["sess-translated-refused"],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((status, outcome.as_str()), (400, "refused"));
+    assert!(message.contains("top_k"), "{message}");
     let day_dirs = std::fs::read_dir(home.path().join("sessions")).unwrap();
     let files: Vec<String> = day_dirs
         .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
