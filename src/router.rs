@@ -118,7 +118,12 @@ pub async fn handle(
             &json!({"status": "draining"}),
         )),
         Route::Ready => Ok(admin(&method, StatusCode::OK, &json!({"status": "ready"}))),
-        Route::Metrics => Ok(metrics_text(&method)),
+        Route::Metrics => {
+            if let Some(routes) = state.routes() {
+                routes.refresh_breakers();
+            }
+            Ok(metrics_text(&method))
+        }
         Route::Models(query) => match state.routes() {
             Some(routes) => Ok(admin(
                 &method,

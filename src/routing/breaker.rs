@@ -148,6 +148,16 @@ impl Breaker {
         })
     }
 
+    /// An open breaker whose `open_secs` ran out is half-open (the next request probes), even
+    /// while no request comes to move it there: `/metrics` calls this before it renders, so the
+    /// gauge never shows a provider as open when it would be tried.
+    pub fn refresh(&self) {
+        let mut inner = self.lock();
+        if inner.state == State::Open && Instant::now() >= inner.opened_at + self.open_for {
+            self.set(&mut inner, State::HalfOpen);
+        }
+    }
+
     /// Whether `admit` would let a request through now (without taking a probe slot): the
     /// fallback loop only gives up a provider's error answer when someone else can still try.
     pub fn available(&self) -> bool {
@@ -264,6 +274,21 @@ mod tests {
         assert!(skipped.rate_limited);
         std::thread::sleep(Duration::from_millis(40));
         b.admit().expect("cool-down over").success();
+        assert_eq!(b.state(), State::Closed);
+    }
+
+    #[test]
+    fn an_idle_open_breaker_reads_half_open_once_its_time_is_up() {
+        let b = Breaker::new("unit-breaker-c", 1, Duration::from_millis(40));
+        b.admit().unwrap().failure();
+        b.refresh();
+        assert_eq!(b.state(), State::Open, "still within open_secs");
+        std::thread::sleep(Duration::from_millis(50));
+        b.refresh();
+        assert_eq!(b.state(), State::HalfOpen, "no request needed to get there");
+        let probe = b.admit().expect("the probe goes");
+        assert!(b.admit().is_err(), "and only the probe");
+        probe.success();
         assert_eq!(b.state(), State::Closed);
     }
 }

@@ -90,6 +90,13 @@ pub(crate) struct Routes {
 // === impl Routes ===
 
 impl Routes {
+    /// Brings every breaker's exported state up to date (see `Breaker::refresh`).
+    pub fn refresh_breakers(&self) {
+        for provider in &self.providers {
+            provider.breaker.refresh();
+        }
+    }
+
     /// The routing table, or `None` when the config has no rules. Every provider a rule names
     /// gets its own upstream (pool) and breaker, built-in names included.
     pub fn new(config: &Config) -> Result<Option<Self>, StartupError> {

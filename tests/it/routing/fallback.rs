@@ -99,6 +99,8 @@ async fn refused_primary_falls_back_opens_the_breaker_and_a_probe_closes_it() {
         .start_at(addr)
         .await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Idle past open_secs, the gauge already says the next request will probe.
+    assert_eq!(state(&scrape(proxy.addr).await, p), Some(2.0));
     let (head, body) = ask(proxy.addr).await;
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["x-lunaroute-provider"], p);
