@@ -188,13 +188,41 @@ pub(super) fn validate(config: &Config, translate_compiled: bool) -> Result<(), 
         if rule.max_tokens == Some(0) {
             return fail(key("max_tokens"), "must be greater than 0");
         }
+        // Rules are tried in order and the first match wins: a rule an earlier one covers
+        // entirely would never be used, which is never what its author meant.
+        if let Some(earlier) = routing.rules[..i]
+            .iter()
+            .position(|e| crate::routing::glob_match(&e.model, &rule.model))
+        {
+            return fail(
+                key("model"),
+                format!(
+                    "`{}` is never reached: routing.rules[{earlier}] (`{}`) comes first and matches \
+                     every model this rule would (put the narrower rule first)",
+                    rule.model, routing.rules[earlier].model
+                ),
+            );
+        }
         check_provider(config, &key("provider"), &rule.provider)?;
+        let mut targets = vec![(rule.provider.as_str(), rule.model_rewrite.as_deref())];
         for (j, fallback) in rule.fallbacks.iter().enumerate() {
             let at = format!("{}[{j}]", key("fallbacks"));
             check_provider(config, &at, fallback.provider())?;
             if fallback.model().is_some_and(|m| m.trim().is_empty()) {
                 return fail(format!("{at}.model"), "is empty");
             }
+            let target = (fallback.provider(), fallback.model());
+            if targets.contains(&target) {
+                return fail(
+                    at,
+                    format!(
+                        "sends to `{}` with the same model as an earlier target of this rule, \
+                         which would only repeat the request that just failed",
+                        target.0
+                    ),
+                );
+            }
+            targets.push(target);
         }
         if !translate_compiled {
             check_untranslated(config, rule).or_else(|why| fail(key("provider"), why))?;

@@ -123,6 +123,29 @@ fn a_slim_build_refuses_rules_that_need_translation() {
 }
 
 #[test]
+fn a_narrower_rule_first_and_another_model_on_the_same_provider_are_fine() {
+    jailed(|jail| {
+        let toml = r#"
+[[routing.rules]]
+model = "gpt-5-mini"
+provider = "openai"
+fallbacks = [{ provider = "openai", model = "gpt-5-nano" }]
+
+[[routing.rules]]
+model = "gpt-*"
+provider = "openai"
+model_rewrite = "gpt-5"
+fallbacks = ["openai"]
+"#;
+        jail.create_file("ordered.toml", toml)?;
+        let loaded = lunaroute::config::load(&with_file("ordered.toml"));
+        let rules = loaded.map(|l| l.config.routing.rules.len());
+        assert_eq!(rules.map_err(|e| e.to_string()), Ok(2));
+        Ok(())
+    });
+}
+
+#[test]
 fn mistakes_in_providers_and_rules_name_the_key() {
     let rule =
         |provider: &str| format!("[[routing.rules]]\nmodel = \"m\"\nprovider = \"{provider}\"\n");
@@ -187,6 +210,41 @@ fn mistakes_in_providers_and_rules_name_the_key() {
         (
             "[[routing.rules]]\nprovider = \"openai\"\n".into(),
             vec!["model"],
+        ),
+        // A rule an earlier one covers is never used: same pattern, a wider glob, or `*`.
+        (
+            format!(
+                "{}[[routing.rules]]\nmodel = \"gpt-5-mini\"\nprovider = \"openai\"\n",
+                rule("openai").replace("\"m\"", "\"gpt-*\"")
+            ),
+            vec![
+                "routing.rules[1].model",
+                "never reached",
+                "routing.rules[0] (`gpt-*`)",
+            ],
+        ),
+        (
+            format!(
+                "{}[[routing.rules]]\nmodel = \"gpt-*-mini\"\nprovider = \"openai\"\n",
+                rule("openai").replace("\"m\"", "\"*\"")
+            ),
+            vec!["routing.rules[1].model", "never reached"],
+        ),
+        (
+            format!("{}{}", rule("openai"), rule("anthropic")),
+            vec!["routing.rules[1].model", "`m`"],
+        ),
+        // A fallback to the target that just failed.
+        (
+            format!("{}fallbacks = [\"openai\"]\n", rule("openai")),
+            vec!["routing.rules[0].fallbacks[0]", "`openai`", "same model"],
+        ),
+        (
+            format!(
+                "{}fallbacks = [\"anthropic\", {{ provider = \"anthropic\" }}]\n",
+                rule("openai")
+            ),
+            vec!["routing.rules[0].fallbacks[1]", "`anthropic`"],
         ),
     ];
     jailed(|jail| {
