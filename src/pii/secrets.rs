@@ -13,6 +13,7 @@ pub(crate) enum SecretKind {
     OpenAiProjectKey,
     OpenAiKey,
     AwsAccessKey,
+    AwsSecretKey,
     GithubToken,
     SlackToken,
     StripeKey,
@@ -29,6 +30,7 @@ const KINDS: &[(&str, SecretKind)] = &[
     ("jwt", SecretKind::Jwt),
     ("openai_key", SecretKind::OpenAiKey),
     ("aws_access_key", SecretKind::AwsAccessKey),
+    ("aws_secret_key", SecretKind::AwsSecretKey),
     ("github_token", SecretKind::GithubToken),
     ("slack_token", SecretKind::SlackToken),
     ("stripe_key", SecretKind::StripeKey),
@@ -53,6 +55,7 @@ impl SecretKind {
             SecretKind::OpenAiProjectKey => "secret:openai_project_key",
             SecretKind::OpenAiKey => "secret:openai_key",
             SecretKind::AwsAccessKey => "secret:aws_access_key",
+            SecretKind::AwsSecretKey => "secret:aws_secret_key",
             SecretKind::GithubToken => "secret:github_token",
             SecretKind::SlackToken => "secret:slack_token",
             SecretKind::StripeKey => "secret:stripe_key",
@@ -73,6 +76,10 @@ static SECRETS: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?P<jwt>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)",
         r"|(?P<openai_key>sk-(?:[A-Za-z0-9]+-)?[A-Za-z0-9_-]{20,})",
         r"|(?P<aws_access_key>(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})",
+        // 40 base64 characters are anything; only the names AWS tools write them under
+        // (`.env`, `~/.aws/credentials`, `aws sts` JSON) say it is the secret half of a key.
+        r"|(?:aws_secret_access_key|AWS_SECRET_ACCESS_KEY|aws_secret_key|AWS_SECRET_KEY|SecretAccessKey|secretAccessKey)",
+        r#"["']?[ \t]*[:=][ \t]*["']?(?P<aws_secret_key>[A-Za-z0-9/+]{40})"#,
         r"|(?P<github_token>gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
         r"|(?P<slack_token>xox[abprs]-[A-Za-z0-9-]{10,})",
         r"|(?P<stripe_key>(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,})",
@@ -153,8 +160,9 @@ pub(crate) fn secrets(text: &str, out: &mut Vec<Span>) {
         // A key glued into a longer word is a name, not a key (`task-…`, `XAKIA…`).
         let glued_before =
             start > 0 && is_word(bytes[start - 1]) && kind != SecretKind::BearerToken;
-        let glued_after =
-            bytes.get(end).is_some_and(|&b| is_word(b)) && !matches!(kind, SecretKind::PrivateKey);
+        let glued_after = bytes.get(end).is_some_and(|&b| {
+            is_word(b) || (kind == SecretKind::AwsSecretKey && b"/+=".contains(&b))
+        }) && !matches!(kind, SecretKind::PrivateKey);
         if glued_before || glued_after {
             continue;
         }

@@ -392,3 +392,42 @@ fn bearer_tokens_and_placeholders() {
         ],
     );
 }
+
+#[test]
+fn aws_secret_keys_are_found_by_the_names_aws_tools_write_them_under() {
+    let r = mask();
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    for (text, want) in [
+        (
+            format!("AWS_SECRET_ACCESS_KEY={secret}"),
+            "AWS_SECRET_ACCESS_KEY=[SECRET:aws_secret_key]",
+        ),
+        (
+            format!("aws_secret_access_key = {secret}\n"),
+            "aws_secret_access_key = [SECRET:aws_secret_key]\n",
+        ),
+        (
+            format!(r#"    "SecretAccessKey": "{secret}","#),
+            r#"    "SecretAccessKey": "[SECRET:aws_secret_key]","#,
+        ),
+        (
+            format!("export AWS_SECRET_KEY='{secret}'"),
+            "export AWS_SECRET_KEY='[SECRET:aws_secret_key]'",
+        ),
+    ] {
+        let (out, counts) = masked(&r, &text);
+        assert_eq!(out, want);
+        assert_eq!(counts.get("secret:aws_secret_key"), 1, "{text}");
+    }
+    // 40 base64 characters without the name are anything (a hash, a blob); a longer value under
+    // the name is not a key of this shape; a placeholder is not a key.
+    for text in [
+        format!("checksum {secret}"),
+        format!("AWS_SECRET_ACCESS_KEY={secret}/extra"),
+        format!("AWS_SECRET_ACCESS_KEY={secret}Z"),
+        "AWS_SECRET_ACCESS_KEY=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".to_string(),
+        "AWS_SECRET_ACCESS_KEY=your-secret-access-key".to_string(),
+    ] {
+        assert_eq!(masked(&r, &text).0, text);
+    }
+}
