@@ -27,8 +27,8 @@
 //!
 //! PII: with a redactor configured, every line is redacted as a whole just before it is printed.
 //! A block's text is previewed after the stream has assembled it, so a value split across SSE
-//! deltas is caught; but a value that the 160-character preview cuts in two (or that runs past
-//! a tool line's 200 characters) may show its first part, which no longer looks like the value.
+//! deltas is caught, and previews are cut to their 160 (tool arguments: 200) characters only after
+//! redaction, with 512 characters to spare, so a value the cut falls into is still redacted whole.
 //!
 //! SECURITY: the view never sees a header value except `content-type` and `content-encoding`;
 //! keys, `authorization` and cookies cannot reach these lines.
@@ -48,7 +48,7 @@ use crate::proxy::ctx::End;
 use blocks::Blocks;
 use bytes::Bytes;
 use http::{header, HeaderMap};
-use lines::{answer_lines, end_lines, request_line};
+use lines::{answer_lines, cut_previews, end_lines, request_line};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
@@ -323,12 +323,13 @@ impl View {
         }
     }
 
+    /// Redacts the whole line, previews uncut, then cuts them (`lines::preview`).
     fn line(&self, text: String) -> String {
         let text = match &self.pii {
             // Not counted: the recorder counts the same values when it stores the request.
             Some(pii) => pii.text(&text, &mut Counts::default()).into_owned(),
             None => text,
         };
-        format!("#{} {text}", self.id)
+        format!("#{} {}", self.id, cut_previews(&text))
     }
 }

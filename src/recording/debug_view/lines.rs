@@ -115,20 +115,65 @@ pub(super) fn other_line(block: &Value) -> String {
     format!("block {kind}")
 }
 
-/// The first `max` characters on one line: newlines as ⏎, other control characters as spaces,
-/// `…` when cut.
+/// How far past the shown characters a preview keeps text until its line has been redacted: a
+/// value that starts in the shown part and is shorter than this is seen whole by the redactor, so
+/// the cut never leaves the first part of a key or an address on screen.
+pub(super) const REDACTION_MARGIN: usize = 512;
+/// Ends a preview's text inside a line (see `preview`).
+const PREVIEW_END: char = '\u{E000}';
+/// A preview starts with `PREVIEW_START + limit`: one character that carries how many characters
+/// are to be shown (Supplementary Private Use Area-A, which no redaction rule touches).
+const PREVIEW_START: u32 = 0xF0000;
+
+fn is_marker(c: char) -> bool {
+    c == PREVIEW_END || (PREVIEW_START..=0xFFFFD).contains(&(c as u32))
+}
+
+/// `text` marked as a preview of its first `max` characters: the raw text (up to `max` +
+/// `REDACTION_MARGIN` characters) between two private markers. The line is redacted whole first,
+/// then `cut_previews` cuts each preview and puts it on one line; cutting first would hand the
+/// redactor half a value it no longer recognises.
 pub(super) fn preview(text: &str, max: usize) -> String {
     let mut out = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n == max {
-            out.push('…');
-            break;
+    out.push(char::from_u32(PREVIEW_START + max as u32).unwrap_or(PREVIEW_END));
+    for c in text.chars().take(max + REDACTION_MARGIN) {
+        out.push(if is_marker(c) { ' ' } else { c });
+    }
+    out.push(PREVIEW_END);
+    out
+}
+
+/// Each marked preview in `line` becomes its first characters on one line: newlines as ⏎, other
+/// control characters as spaces, `…` when cut.
+pub(super) fn cut_previews(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        let code = c as u32;
+        if !is_marker(c) || c == PREVIEW_END {
+            out.push(c);
+            continue;
         }
-        match c {
-            '\n' => out.push('⏎'),
-            '\r' => {}
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+        let max = (code - PREVIEW_START) as usize;
+        let mut shown = 0;
+        for c in chars.by_ref() {
+            if c == PREVIEW_END {
+                break;
+            }
+            if shown == max {
+                out.push('…');
+                shown += 1;
+            }
+            if shown > max {
+                continue;
+            }
+            shown += 1;
+            match c {
+                '\n' => out.push('⏎'),
+                '\r' => {}
+                c if c.is_control() => out.push(' '),
+                c => out.push(c),
+            }
         }
     }
     out
@@ -144,7 +189,7 @@ pub(super) struct Preview {
 impl Preview {
     pub(super) fn push(&mut self, piece: &str) {
         for c in piece.chars() {
-            if self.chars <= PREVIEW_CHARS {
+            if self.chars < PREVIEW_CHARS + REDACTION_MARGIN {
                 self.head.push(c);
             }
             self.chars += 1;

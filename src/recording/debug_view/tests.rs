@@ -2,7 +2,7 @@
 //! size: the lines it prints for each dialect, streamed and as JSON, and what it prints for cut
 //! streams, errors and compressed answers.
 
-use super::lines::{tool_line, ARGUMENTS_CHARS};
+use super::lines::{cut_previews, tool_line, ARGUMENTS_CHARS};
 use super::*;
 use crate::recording::fixture;
 
@@ -255,7 +255,11 @@ fn previews_are_one_bounded_line() {
     assert!(!text.contains(['\n', '\r', '\t']));
 
     let big = "x".repeat(500);
-    let line = tool_line("tool", "Write", &serde_json::json!({"content": big}));
+    let line = cut_previews(&tool_line(
+        "tool",
+        "Write",
+        &serde_json::json!({"content": big}),
+    ));
     assert_eq!(
         line.chars().count(),
         "tool Write ".len() + ARGUMENTS_CHARS + 1
@@ -312,4 +316,49 @@ fn a_body_less_request_still_gets_its_line() {
             "#4 usage in=0 out=0 cache_read=0 cache_write=0 thinking=0 stop=-",
         ]
     );
+}
+
+/// A key or an address that the 160-character preview cuts in two is still redacted whole: the
+/// line is redacted before its previews are cut.
+#[cfg(feature = "pii")]
+#[test]
+fn a_value_cut_by_the_preview_is_redacted_whole() {
+    let home = std::env::temp_dir();
+    let mut cfg = crate::config::PiiConfig {
+        enabled: true,
+        ..Default::default()
+    };
+    cfg.detect_email = true;
+    let redactor = crate::features::pii::Redactor::from_config(&cfg, &home, None)
+        .unwrap()
+        .map(Arc::new)
+        .expect("redacting");
+    let key = "sk-ant-api03-Hh7Jk9Lm2Nn4Pp6Qq8Rr0Ss2Tt4Uu6Vv8Ww0Xx2Yy4Zz6Aa8Bb0Cc2Dd4Ee6Ff8Gg0";
+    for (lead, value, placeholder) in [
+        (150, key, "[SECRET:anthropic_key]"),
+        (155, "alice.liddell@example.com", "[EMAIL]"),
+    ] {
+        let text = format!("{} {value} and more", "a".repeat(lead));
+        let event = serde_json::json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": text}});
+        let body = format!(
+            "event: content_block_start\ndata: {}\n\nevent: content_block_delta\ndata: {event}\n\n\
+             event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":0}}\n\n",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#
+        );
+        let mut view = View::new(7, Provider::Anthropic, "POST", "/v1/messages", None);
+        view.pii = Some(redactor.clone());
+        let mut lines = view.request_end();
+        lines.extend(view.response_head(200, true, None));
+        lines.extend(view.response_chunk(body.as_bytes()));
+        lines.extend(view.finish(&End::Done));
+        let shown = lines.join("\n");
+        // Four characters of each fit before the cut at 160.
+        assert!(
+            !shown.contains(&value[..4]),
+            "{value} leaked its start: {shown}"
+        );
+        assert!(shown.contains(&placeholder[..4]), "{shown}");
+        assert!(shown.contains(&format!("({} chars)", text.chars().count())));
+    }
 }
