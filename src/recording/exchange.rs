@@ -135,12 +135,10 @@ impl Exchange {
         } else {
             assemble::assemble_json(api, &response_body)
         };
-        if let Some(usage) = capture
-            .provider_answer
-            .as_ref()
-            .and_then(|answer| provider_usage(answer, is_sse))
-        {
-            response.usage = usage;
+        // A translated answer: the provider's usage, or none at all (the zeros a translator
+        // writes for a client that expects a usage object are not figures anyone reported).
+        if let Some(answer) = capture.provider_answer.as_ref() {
+            response.usage = provider_usage(answer, is_sse).unwrap_or_default();
         }
         Finished {
             request_id: self.request_id,
@@ -267,8 +265,13 @@ impl Finished {
             .map(str::to_string)
             .or_else(|| response.model.clone())
             .or_else(|| request.model.clone());
+        // A refused or failed request was not billed ($0); an answer that reported no usage
+        // has an unknown cost, not $0.
+        let cost_known = response.usage.raw.is_some()
+            || matches!(outcome, Outcome::ProviderError | Outcome::Refused);
         let cost_usd = model
             .as_deref()
+            .filter(|_| cost_known)
             .and_then(|m| cx.pricing.cost(m, &response.usage));
         let timings = Timings {
             ttfb_ms: self.ttfb_ms,
@@ -431,21 +434,26 @@ mod tests {
             (100, 1000, 200, 7)
         );
 
-        // A provider answer without usage (here: none captured) leaves the client's figures.
-        let usage = record(exchange_with_chat_usage()).response.usage;
-        assert_eq!((usage.input, usage.output), (300, 7));
+        // A provider answer without usage: none recorded, and no cost, whatever zeros the
+        // translator wrote for the client.
+        let record = record(exchange_without_provider_usage());
+        assert_eq!(record.response.usage, Usage::default());
+        assert_eq!(record.cost_usd, None);
     }
 
-    fn exchange_with_chat_usage() -> Exchange {
+    fn exchange_without_provider_usage() -> Exchange {
         let mut exchange = exchange(&[], b"{}", End::Done);
         let mut headers = HeaderMap::new();
         headers.insert("content-type", "application/json".parse().unwrap());
         let mut capture = Capture::new(Instant::now(), HeaderMap::new(), usize::MAX);
         capture.response_head(200, &headers);
         capture.response_chunk(&Bytes::from_static(
-            br#"{"object":"chat.completion","usage":{"prompt_tokens":300,"completion_tokens":7}}"#,
+            br#"{"object":"chat.completion","model":"claude-sonnet-4-6","usage":{"prompt_tokens":0,"completion_tokens":0}}"#,
         ));
         capture.provider_answer_from("/v1/messages");
+        capture.provider_chunk(&Bytes::from_static(
+            br#"{"type":"message","model":"claude-sonnet-4-6","content":[]}"#,
+        ));
         exchange.capture = capture;
         exchange.provider = Provider::OpenAi;
         exchange.endpoint = "/v1/chat/completions".into();

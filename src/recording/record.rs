@@ -45,7 +45,9 @@ pub struct Usage {
     pub cache_creation: u64,
     pub thinking: u64,
     pub total: u64,
-    /// The provider's own usage object, unchanged (last one seen), for whoever needs raw figures.
+    /// The provider's own usage fields, unchanged, for whoever needs raw figures (an Anthropic
+    /// stream's: `message_start`'s with `message_delta`'s written over them). `None`: the
+    /// provider reported no usage, and then there is no cost either.
     pub raw: Option<serde_json::Value>,
 }
 

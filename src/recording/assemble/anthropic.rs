@@ -95,7 +95,6 @@ pub(super) struct Stream {
     blocks: BTreeMap<u64, Block>,
     /// `message_start` usage with every later `message_delta` usage field written over it.
     usage: Map<String, Value>,
-    last_usage: Option<Value>,
 }
 
 // === impl Stream ===
@@ -264,8 +263,9 @@ impl Stream {
             }
         }
         if !self.usage.is_empty() {
+            // The merged object: `message_start`'s input and cache figures with the last
+            // `message_delta`'s output over them (the delta alone holds only output_tokens).
             out.usage = anthropic_usage(&Value::Object(self.usage));
-            out.usage.raw = self.last_usage;
         }
     }
 
@@ -278,7 +278,6 @@ impl Stream {
                 self.usage.insert(key.clone(), value.clone());
             }
         }
-        self.last_usage = usage.cloned();
     }
 
     /// The block a delta belongs to; one without an index continues the last block.

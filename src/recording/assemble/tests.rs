@@ -224,7 +224,13 @@ fn f15_cache_usage_last_not_summed() {
         usage(&a),
         [3136, 310, 6240, 512, 0, 3136 + 310 + 6240 + 512]
     );
-    assert_eq!(a.usage.raw, Some(json!({"output_tokens": 310})));
+    assert_eq!(
+        a.usage.raw,
+        Some(
+            json!({"input_tokens": 3136, "cache_creation_input_tokens": 512,
+            "cache_read_input_tokens": 6240, "output_tokens": 310})
+        )
+    );
 
     let usage_json = json!({"input_tokens": 9888, "input_tokens_details": {"cached_tokens": 6752},
         "output_tokens": 310, "output_tokens_details": {"reasoning_tokens": 128}});
