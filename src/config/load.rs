@@ -125,7 +125,8 @@ pub fn load(cli: &CliOverrides) -> Result<Loaded, StartupError> {
     let mut config: Config = figment
         .extract()
         .map_err(|e| StartupError::new(doing.clone(), first_error(e)))?;
-    expand_env_refs(&mut config).map_err(|why| StartupError::new(doing.clone(), why))?;
+    let referenced =
+        expand_env_refs(&mut config).map_err(|why| StartupError::new(doing.clone(), why))?;
     validate(&config).map_err(|(key, why)| {
         StartupError::new(
             doing,
@@ -139,7 +140,8 @@ pub fn load(cli: &CliOverrides) -> Result<Loaded, StartupError> {
         .filter(|s| user.find_value(s).is_ok())
         .map(|s| s.to_string())
         .collect();
-    let ignored_env = env::ignored();
+    let mut ignored_env = env::ignored();
+    ignored_env.retain(|name| !referenced.contains(name));
     Ok(Loaded {
         config,
         file,
@@ -177,7 +179,22 @@ pub(crate) fn expand_vars(key: &str, value: &str) -> Result<String, String> {
     Ok(out)
 }
 
-fn expand_env_refs(config: &mut Config) -> Result<(), String> {
+/// The names `value` refers to as `${NAME}`.
+fn referenced_vars(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split("${")
+        .skip(1)
+        .filter_map(|after| after.find('}').map(|end| after[..end].to_string()))
+}
+
+/// Expands every `${NAME}` the config may hold; returns the names used (a `LUNAROUTE_*` one among
+/// them is the user's own variable, not a misspelt setting to warn about).
+fn expand_env_refs(config: &mut Config) -> Result<Vec<String>, String> {
+    let mut used = Vec::new();
+    let mut expand_vars = |key: &str, value: &str| {
+        used.extend(referenced_vars(value));
+        expand_vars(key, value)
+    };
     for (name, provider) in config.providers.iter_mut() {
         if let Some(url) = &provider.base_url {
             provider.base_url = Some(expand_vars(&format!("providers.{name}.base_url"), url)?);
@@ -200,7 +217,7 @@ fn expand_env_refs(config: &mut Config) -> Result<(), String> {
     }
     rec.sqlite.path = expand_vars("session_recording.sqlite.path", &rec.sqlite.path)?;
     rec.jsonl.directory = expand_vars("session_recording.jsonl.directory", &rec.jsonl.directory)?;
-    Ok(())
+    Ok(used)
 }
 
 /// Checks made once, before binding: after this nothing on the request path re-validates config.
@@ -287,8 +304,9 @@ fn validate(config: &Config) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// Names become placeholders, metric labels and JSON keys, so they stay plain; the patterns
-/// themselves are compiled (and a bad one reported) when the redactor is built at startup.
+/// Names become placeholders, metric labels and JSON keys, so they stay plain. Patterns are
+/// compiled here too, whether or not `enabled` is on yet: a typo should stop the config that holds
+/// it (and `--print-config`), not wait for the day someone switches redaction on.
 fn validate_pii(pii: &super::PiiConfig) -> Result<(), (String, String)> {
     let prefix = "session_recording.pii";
     if pii.hmac_secret.as_ref().is_some_and(|s| s.is_empty()) {
@@ -311,6 +329,14 @@ fn validate_pii(pii: &super::PiiConfig) -> Result<(), (String, String)> {
         }
         if custom.pattern.is_empty() {
             return Err((format!("{key}.pattern"), "is empty".into()));
+        }
+        // (A build without `pii` has no regex engine and ignores the section, saying so.)
+        #[cfg(feature = "pii")]
+        if let Err(e) = regex::Regex::new(&custom.pattern) {
+            return Err((
+                format!("{key}.pattern"),
+                format!("custom pattern `{name}` is not a valid regex: {e}"),
+            ));
         }
         if pii.custom_patterns[..i].iter().any(|c| &c.name == name) {
             return Err((format!("{key}.name"), format!("`{name}` is used twice")));
@@ -383,6 +409,15 @@ mod tests {
             bad(&pii),
             "session_recording.pii.custom_patterns[2].pattern"
         );
+        // Checked while redaction is still off, too.
+        #[cfg(feature = "pii")]
+        {
+            assert!(!pii.enabled);
+            pii.custom_patterns[2] = custom("other", "([");
+            let (key, why) = validate_pii(&pii).unwrap_err();
+            assert_eq!(key, "session_recording.pii.custom_patterns[2].pattern");
+            assert!(why.contains("not a valid regex"), "{why}");
+        }
         pii.custom_patterns.pop();
 
         pii.hmac_secret = Some(Secret::new(""));

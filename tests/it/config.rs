@@ -199,6 +199,29 @@ fn unrelated_lunaroute_variables_are_reported_not_fatal() {
 }
 
 #[test]
+fn a_lunaroute_variable_the_config_refers_to_is_not_reported() {
+    jailed(|jail| {
+        // The names README and config.example.toml suggest for `${VAR}` references.
+        jail.create_file(
+            "refs.toml",
+            "[sessions]\napi_token = \"${LUNAROUTE_SESSIONS_TOKEN}\"\n\
+             [session_recording.pii]\nhmac_secret = \"${LUNAROUTE_PII_SECRET}\"\n",
+        )?;
+        jail.set_env("LUNAROUTE_SESSIONS_TOKEN", "t0ken-for-the-api");
+        jail.set_env("LUNAROUTE_PII_SECRET", "a-long-hmac-secret");
+        jail.set_env("LUNAROUTE_PROT", "9000");
+        let loaded = load(&with_file("refs.toml"));
+        assert_eq!(loaded.ignored_env, ["LUNAROUTE_PROT"], "only the typo");
+        let pii = &loaded.config.session_recording.pii;
+        assert_eq!(
+            pii.hmac_secret.as_ref().map(|s| s.expose()),
+            Some("a-long-hmac-secret")
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn the_example_file_loads_and_equals_the_defaults() {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     jailed(|_| {
