@@ -8,7 +8,7 @@ use super::assemble::{self, Api, StreamAssembler};
 use super::capture::{Capture, Chunks, ProviderAnswer};
 use super::decode::decode_capped;
 use super::pricing::Pricing;
-use super::record::{Assembled, Outcome, RequestRecord, Timings, Usage};
+use super::record::{Assembled, Outcome, RequestRecord, Served, Timings, Usage};
 use super::session::{self, ToolTracker};
 use super::sse::SseParser;
 use crate::providers::Provider;
@@ -281,11 +281,17 @@ impl Finished {
             overhead_us: self.overhead_us,
             chunks: self.chunks,
         };
+        let served =
+            header(&self.response_headers, "x-lunaroute-provider").map(|provider| Served {
+                provider: provider.to_string(),
+                model: header(&self.response_headers, "x-lunaroute-model").map(str::to_string),
+            });
         RequestRecord {
             request_id: self.request_id,
             session_id,
             client: session::client_kind(&self.request_headers),
             provider: self.provider.name(),
+            served,
             endpoint: self.endpoint,
             transport: self.transport,
             started_at_ms,

@@ -138,6 +138,13 @@ pub struct Timings {
     pub chunks: u64,
 }
 
+/// Who served a routed request (from the `x-lunaroute-provider` / `-model` response headers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Served {
+    pub provider: String,
+    pub model: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestRecord {
     /// Unique across runs (`<start ms in base 36>-<counter>`).
@@ -145,7 +152,11 @@ pub struct RequestRecord {
     /// Sanitised: safe as a file name.
     pub session_id: String,
     pub client: ClientKind,
+    /// The client's dialect (`anthropic` / `openai`): what the request and answer were parsed as.
     pub provider: &'static str,
+    /// A routed request: the configured provider and the model that served it (after
+    /// `model_rewrite` and any fallback), which the client's view never shows. `None` otherwise.
+    pub served: Option<Served>,
     /// Path without the query string, e.g. `/v1/messages`.
     pub endpoint: String,
     /// `http` or `websocket`.

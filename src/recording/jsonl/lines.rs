@@ -16,7 +16,7 @@ use super::codec::base64_encode;
 use super::delta::Delta;
 use crate::recording::clock::rfc3339;
 use crate::recording::record::{
-    Assembled, ClientKind, Outcome, RequestRecord, RequestSummary, ThinkingBlock, Timings,
+    Assembled, ClientKind, Outcome, RequestRecord, RequestSummary, Served, ThinkingBlock, Timings,
     ToolCall, ToolExecution,
 };
 use serde::Serialize;
@@ -139,6 +139,9 @@ struct Tools<'a> {
 struct FinalStats<'a> {
     model: Option<&'a str>,
     provider: &'a str,
+    /// A routed request: the provider and model that served it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    served: Option<&'a Served>,
     status: u16,
     outcome: Outcome,
     started_at: String,
@@ -191,6 +194,7 @@ fn final_stats(r: &RequestRecord) -> FinalStats<'_> {
     FinalStats {
         model: r.response.model.as_deref().or(r.request.model.as_deref()),
         provider: r.provider,
+        served: r.served.as_ref(),
         status: r.status,
         outcome: r.outcome,
         started_at: rfc3339(r.started_at_ms),

@@ -35,6 +35,7 @@ pub(crate) fn record(
         session_id: session.into(),
         client: ClientKind::ClaudeCode,
         provider: "anthropic",
+        served: None,
         endpoint: "/v1/messages".into(),
         transport: "http",
         started_at_ms,

@@ -7,7 +7,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Step `i` takes the database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1_TABLES, V2_SEARCH, V3_REDACTIONS];
+pub(super) const MIGRATIONS: &[&str] = &[V1_TABLES, V2_SEARCH, V3_REDACTIONS, V4_SERVED];
 
 /// Sessions, requests and tool calls. Token counts are normalised as in `record::Usage` (`input`
 /// excludes cache reads and writes); session figures are sums over its requests. Times are both
@@ -124,6 +124,14 @@ CREATE VIRTUAL TABLE requests_fts USING fts5(
 /// (`{"email":2,"secret:aws_access_key":1}`), never the values; NULL when nothing was.
 const V3_REDACTIONS: &str = "
 ALTER TABLE requests ADD COLUMN redactions TEXT;
+";
+
+/// Routing (issue 6): the configured provider and the model that served a routed request (after
+/// `model_rewrite` and any fallback); `provider` and `model` stay the client's. NULL when the
+/// request was not routed.
+const V4_SERVED: &str = "
+ALTER TABLE requests ADD COLUMN served_provider TEXT;
+ALTER TABLE requests ADD COLUMN served_model TEXT;
 ";
 
 /// The schema version this build writes.

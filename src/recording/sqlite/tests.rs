@@ -35,6 +35,7 @@ fn record(session: &str, id: &str, model: &str, started_at_ms: i64, usage: Usage
         session_id: session.into(),
         client: ClientKind::ClaudeCode,
         provider: "anthropic",
+        served: None,
         endpoint: "/v1/messages".into(),
         transport: "http",
         started_at_ms,

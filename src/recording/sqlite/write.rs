@@ -181,11 +181,11 @@ fn insert_request(tx: &Transaction<'_>, r: &RequestRecord) -> rusqlite::Result<b
             output_tokens, cache_read_tokens, cache_creation_tokens, thinking_tokens, total_tokens,
             usage_raw, cost_usd, ttfb_ms, ttft_ms, total_ms, upstream_ms, overhead_us, chunks,
             events, stop_reason, text_preview, tool_call_count, tool_result_count, betas, truncated,
-            redactions
+            redactions, served_provider, served_model
          ) VALUES (
             ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
             ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36,
-            ?37, ?38, ?39, ?40, ?41, ?42
+            ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44
          ) ON CONFLICT (request_id) DO NOTHING",
     )?;
     let usage = &r.response.usage;
@@ -240,6 +240,8 @@ fn insert_request(tx: &Transaction<'_>, r: &RequestRecord) -> rusqlite::Result<b
         betas,
         r.truncated,
         redactions,
+        r.served.as_ref().map(|s| &s.provider),
+        r.served.as_ref().and_then(|s| s.model.as_ref()),
     ])?;
     Ok(changed == 1)
 }

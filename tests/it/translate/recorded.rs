@@ -126,6 +126,23 @@ async fn translated_requests_are_recorded_with_the_clients_model_and_the_usage()
         ("claude-sonnet-4-6", "claude-sonnet-4-6", "ok")
     );
     assert_eq!(provider, "anthropic", "recorded in the client's dialect");
+    // Who really served each routed request, beside the client's view.
+    let served = |session: &str| -> (Option<String>, Option<String>) {
+        db.query_row(
+            "SELECT served_provider, served_model FROM requests WHERE session_id = ?1",
+            [session],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        served("sess-translated-cc"),
+        (Some("chatgw".into()), Some("gpt-5.4-mini".into()))
+    );
+    assert_eq!(
+        served("sess-translated-chat"),
+        (Some("claude".into()), Some("claude-sonnet-4-6".into()))
+    );
     // Priced as the model that served it (after `model_rewrite`), never as the client's name:
     // Claude Code's request was served by gpt-5.4-mini ($0.75 / $4.50 per million), not by
     // claude-sonnet-4-6 ($3 / $15); claude-via-chat (unpriced) was served by claude-sonnet-4-6.
@@ -184,8 +201,15 @@ async fn translated_requests_are_recorded_with_the_clients_model_and_the_usage()
         !text.contains("sk-ant-client-key"),
         "no credential in the JSONL"
     );
-    assert!(
-        text.contains("x-lunaroute-provider") || text.contains("chatgw"),
+    let stats: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| l.get("final_stats").cloned())
+        .collect();
+    assert_eq!(stats.len(), 1, "one response line");
+    assert_eq!(
+        stats[0]["served"],
+        json!({"provider": "chatgw", "model": "gpt-5.4-mini"}),
         "who served it is kept"
     );
     assert!(unused.requests().is_empty());
