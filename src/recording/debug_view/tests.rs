@@ -232,16 +232,21 @@ fn errors_and_cut_streams_show_what_there_was() {
     );
 }
 
-#[test]
-fn previews_are_one_bounded_line() {
-    let long: String = "line one\nline two\r\n\ttabbed ".repeat(20);
+/// An Anthropic stream of one text block holding `text` in a single delta.
+fn one_text_block(text: &str) -> String {
     let event = serde_json::json!({"type": "content_block_delta", "index": 0,
-        "delta": {"type": "text_delta", "text": long}});
-    let body = format!(
+        "delta": {"type": "text_delta", "text": text}});
+    format!(
         "event: content_block_start\ndata: {}\n\nevent: content_block_delta\ndata: {event}\n\n\
          event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":0}}\n\n",
         r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#
-    );
+    )
+}
+
+#[test]
+fn previews_are_one_bounded_line() {
+    let long: String = "line one\nline two\r\n\ttabbed ".repeat(20);
+    let body = one_text_block(&long);
     let (lines, _) = sse("/v1/messages", "{}", body.as_bytes(), 17);
     let text = &lines[1];
     assert!(
@@ -339,13 +344,7 @@ fn a_value_cut_by_the_preview_is_redacted_whole() {
         (155, "alice.liddell@example.com", "[EMAIL]"),
     ] {
         let text = format!("{} {value} and more", "a".repeat(lead));
-        let event = serde_json::json!({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "text_delta", "text": text}});
-        let body = format!(
-            "event: content_block_start\ndata: {}\n\nevent: content_block_delta\ndata: {event}\n\n\
-             event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":0}}\n\n",
-            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#
-        );
+        let body = one_text_block(&text);
         let mut view = View::new(7, Provider::Anthropic, "POST", "/v1/messages", None);
         view.pii = Some(redactor.clone());
         let mut lines = view.request_end();
