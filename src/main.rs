@@ -79,9 +79,11 @@ fn run(args: &Args) -> Result<(), StartupError> {
         tokio::runtime::Runtime::new().map_err(|e| StartupError::new("starting the runtime", e))?;
     runtime.block_on(async {
         let (host, port) = (loaded.config.host.clone(), loaded.config.port);
+        // Before binding: a signal from here on is a clean shutdown.
+        let shutdown = server::shutdown_signal();
         let state = AppState::new(loaded.config)?;
         let listeners = server::bind(&host, port).await?;
-        server::run(listeners, state, server::shutdown_signal()).await;
+        server::run(listeners, state, shutdown).await;
         tracing::info!("stopped");
         Ok(())
     })

@@ -48,14 +48,20 @@ pub async fn bind(host: &str, port: u16) -> Result<Vec<TcpListener>, StartupErro
 /// Resolves on the first SIGINT or SIGTERM. A second one, while the server drains, exits the
 /// process at once (130 after Ctrl-C, 143 after SIGTERM): whoever presses Ctrl-C twice does not
 /// want to wait out the grace period.
-pub async fn shutdown_signal() {
+///
+/// The handlers are registered when this is called, not when the future is first polled: call it
+/// before announcing the listener, or a supervisor's SIGTERM right after "listening on" meets the
+/// default action and kills the process uncleanly (a `--no-default-features` CI run caught this).
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     let mut signals = Signals::new();
-    signals.next().await;
-    tokio::spawn(async move {
-        let code = signals.next().await;
-        tracing::warn!("second signal: exiting now, without waiting for open connections");
-        std::process::exit(code);
-    });
+    async move {
+        signals.next().await;
+        tokio::spawn(async move {
+            let code = signals.next().await;
+            tracing::warn!("second signal: exiting now, without waiting for open connections");
+            std::process::exit(code);
+        });
+    }
 }
 
 /// SIGINT and SIGTERM, each registered once, so a signal that comes right after the first is not
