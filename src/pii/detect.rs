@@ -53,14 +53,28 @@ pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// A word character right before `start`, other than the letter of an escape written out in
+/// text (`\n`, `\t`, `\r`): a tool result that shows a JSON log line has `…\nalice 555-0100`,
+/// and the `n` there ends a line, it does not glue.
+pub(crate) fn word_before(text: &[u8], start: usize) -> bool {
+    let Some(&b) = start.checked_sub(1).and_then(|i| text.get(i)) else {
+        return false;
+    };
+    let escape = start >= 2 && text[start - 2] == b'\\' && b"ntr".contains(&b);
+    is_word(b) && !escape
+}
+
 /// True when the match `[start, end)` is part of a longer numeric token: a word character right
 /// beside it, or a `.`/`-`/`/`/`:` that continues into another digit (`1.2.3.4.5`, `2024-01-15`,
 /// `12:30:45`, UUID groups). A sentence-ending `.` or a `-` before a word does not glue.
 fn glued_numeric(text: &[u8], start: usize, end: usize, joiners_after: &[u8]) -> bool {
     let before = start.checked_sub(1).map(|i| text[i]);
     let before2 = start.checked_sub(2).map(|i| text[i]);
+    if word_before(text, start) {
+        return true;
+    }
     if let Some(b) = before {
-        if is_word(b) || (b"./:-".contains(&b) && before2.is_some_and(|c| c.is_ascii_digit())) {
+        if b"./:-".contains(&b) && before2.is_some_and(|c| c.is_ascii_digit()) {
             return true;
         }
     }
@@ -96,6 +110,10 @@ pub(crate) fn email(text: &str, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
     for m in EMAIL.find_iter(text) {
         let (mut start, end) = (m.start(), m.end());
+        // `\nalice@…` in text that shows escaped JSON: the `n` belongs to the escape.
+        if start > 0 && bytes[start - 1] == b'\\' && b"ntr".contains(&bytes[start]) {
+            start += 1;
+        }
         // A local part never starts or ends with a dot; `..foo@` trims to `foo@`.
         while bytes[start] == b'.' {
             start += 1;
@@ -154,7 +172,7 @@ pub(crate) fn phone(text: &str, out: &mut Vec<Span>) {
         // A `+` opens a new token, so only a word character glues before it (`x+14155552671`,
         // not `(415) 555-0198-+14155550198`).
         let glued = if s.starts_with('+') {
-            (m.start() > 0 && is_word(bytes[m.start() - 1])) || glued_after(bytes, m.end(), b".-/:")
+            word_before(bytes, m.start()) || glued_after(bytes, m.end(), b".-/:")
         } else {
             glued_numeric(bytes, m.start(), m.end(), b".-/:")
         };
@@ -378,8 +396,8 @@ fn ipv4_is_version(bytes: &[u8], start: usize, end: usize) -> bool {
 fn ipv4_glued(bytes: &[u8], start: usize, end: usize) -> bool {
     let digit_at = |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit);
     let before = start.checked_sub(1).map(|i| bytes[i]);
-    let glued_before =
-        before.is_some_and(|b| is_word(b) || (b == b'.' && digit_at(start.checked_sub(2))));
+    let glued_before = word_before(bytes, start)
+        || before.is_some_and(|b| b == b'.' && digit_at(start.checked_sub(2)));
     let glued_after = match bytes.get(end) {
         Some(&a) if is_word(a) => true,
         Some(b'.') => digit_at(Some(end + 1)),
@@ -459,7 +477,8 @@ fn ipv6(text: &str, out: &mut Vec<Span>) {
         {
             continue;
         }
-        let glued = (start > 0 && (is_word(bytes[start - 1]) || bytes[start - 1] == b':'))
+        let glued = word_before(bytes, start)
+            || (start > 0 && bytes[start - 1] == b':')
             || bytes.get(end).is_some_and(|&b| is_word(b));
         if glued {
             continue;

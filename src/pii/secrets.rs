@@ -3,7 +3,7 @@
 //! `redact_secrets = false`). One regex with a literal prefix per kind, so the search skips
 //! straight to `sk-`, `AKIA`, `ghp_`, `eyJ`, ... and costs little on text without them.
 
-use super::detect::{is_word, Kind, Span};
+use super::detect::{is_word, word_before, Kind, Span};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -157,9 +157,12 @@ pub(crate) fn secrets(text: &str, out: &mut Vec<Span>) {
         if kind == SecretKind::BearerToken && is_jwt(value) {
             kind = SecretKind::Jwt;
         }
-        // A key glued into a longer word is a name, not a key (`task-…`, `XAKIA…`).
-        let glued_before =
-            start > 0 && is_word(bytes[start - 1]) && kind != SecretKind::BearerToken;
+        // A key glued into a longer word is a name, not a key (`task-…`, `XAKIA…`), but only the
+        // short prefixes (`sk-`, `AKIA`) make such names; the distinctive ones (`sk-ant-`,
+        // `ghp_`, `xoxb-`, ...) are keys wherever they start (`apikeysk-ant-…`, `KEY_ghp_…`).
+        // An escape written out in text (`\nsk-…` in a logged JSON line) is a boundary too.
+        let ambiguous_prefix = matches!(kind, SecretKind::OpenAiKey | SecretKind::AwsAccessKey);
+        let glued_before = ambiguous_prefix && word_before(bytes, start);
         let glued_after = bytes.get(end).is_some_and(|&b| {
             is_word(b) || (kind == SecretKind::AwsSecretKey && b"/+=".contains(&b))
         }) && !matches!(kind, SecretKind::PrivateKey);

@@ -431,3 +431,43 @@ fn aws_secret_keys_are_found_by_the_names_aws_tools_write_them_under() {
         assert_eq!(masked(&r, &text).0, text);
     }
 }
+
+/// Text that shows escaped JSON (a logged JSON line in a tool result) has `\n`, `\t`, `\r` written
+/// out: the letter of the escape ends a line, it does not glue the value to a longer word. And a
+/// key with a distinctive prefix is a key even glued to a word (`apikeysk-ant-…`, `KEY_ghp_…`).
+#[test]
+fn values_after_an_escape_written_out_or_glued_to_a_word_are_found() {
+    let r = mask();
+    let anthropic = "sk-ant-api03-OzzCOhHadIf3C4cF138TGo73RF5l34NTwHOk81oB-wvHZLgAA";
+    let github = "ghp_O1it8NduN4p7t70PRCIZVSuFmroazKp5zXU4";
+    let openai = "sk-P2WyIuUFdBaKYqiJFruKDlr6tw3iOrM09epj5CuteYBoSe6t";
+    let cases = [
+        (
+            format!(r#"{{"msg":"loaded config\n{anthropic}\n"}}"#),
+            r#"{"msg":"loaded config\n[SECRET:anthropic_key]\n"}"#.to_string(),
+        ),
+        (
+            format!(r#"{{"msg":"key\t{openai}"}}"#),
+            r#"{"msg":"key\t[SECRET:openai_key]"}"#.to_string(),
+        ),
+        (
+            format!("apikey{anthropic} and ANTHROPIC_KEY_{github}"),
+            "apikey[SECRET:anthropic_key] and ANTHROPIC_KEY_[SECRET:github_token]".to_string(),
+        ),
+        (
+            r#"{"log":"user\nalice@example.com\ncalled\n+1 415 555 0198\nfrom\n203.0.113.9"}"#
+                .to_string(),
+            r#"{"log":"user\n[EMAIL]\ncalled\n[PHONE]\nfrom\n[IP]"}"#.to_string(),
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(masked(&r, &text).0, want);
+    }
+    // The short prefixes still need a boundary: `task-…` and `XAKIA…` are names.
+    for text in [
+        "task-P2WyIuUFdBaKYqiJFruKDlr6tw3iOrM09epj5CuteYBoSe6t",
+        "XAKIAIOSFODNN7EXAMPLE",
+    ] {
+        assert_eq!(masked(&r, text).0, text);
+    }
+}
