@@ -58,7 +58,7 @@ pub(crate) async fn forward(
     let limit = state.config.max_request_body_bytes;
     let upstream = match prepare(state, provider, &mut parts, limit) {
         Ok(upstream) => upstream,
-        Err(error) => return Err(ctx.fail(error)),
+        Err(error) => return Err(refuse(ctx, body, peek::Peeked::default(), limit, error).await),
     };
     let sink = ctx.capture.as_ref().map(|c| c.request_sink());
     let (model, debug) = (Some(ctx.model.clone()), ctx.debug.clone());
@@ -89,6 +89,24 @@ pub(crate) async fn forward(
     };
     ctx.upstream_headers = sent.elapsed();
     Ok(pass_response(ctx, upstream.timeout, response, &[]))
+}
+
+/// Answers `error` without sending anything, after reading the rest of the client's body (within
+/// the limit) so that the recording holds the request that was refused, not an empty one.
+pub(crate) async fn refuse(
+    ctx: RequestCtx,
+    mut body: Incoming,
+    peeked: peek::Peeked,
+    limit: u64,
+    error: ProxyError,
+) -> ProxyError {
+    let prefix = peeked.chunks.clone();
+    match peek::read_rest(&mut body, peeked, limit).await {
+        Ok(whole) => ctx.request_seen(std::slice::from_ref(&whole), true),
+        // Too large or broken off: what did arrive.
+        Err(_) => ctx.request_seen(&prefix, false),
+    }
+    ctx.fail(error)
 }
 
 /// The response phase of an untranslated answer: status and headers back as sent (non-2xx

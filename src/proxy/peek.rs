@@ -152,6 +152,8 @@ impl ModelScanner {
 }
 
 /// What the peek read: the body's first pieces as they arrived, and the model if found.
+/// `Default`: nothing read yet.
+#[derive(Default)]
 pub(crate) struct Peeked {
     pub chunks: Vec<Bytes>,
     pub len: u64,

@@ -11,7 +11,9 @@
 use super::ctx::RequestCtx;
 use super::peek::{self, ModelAt, Peeked};
 use super::request_body::RequestBody;
-use super::{content_length, fallback, pass_response, passthrough, prepare, redact_upstream};
+use super::{
+    content_length, fallback, pass_response, passthrough, prepare, redact_upstream, refuse,
+};
 use crate::body::Body;
 use crate::error::{Fault, ProxyError};
 use crate::features::translate;
@@ -153,7 +155,7 @@ async fn unrouted(
     let limit = state.config.max_request_body_bytes;
     let upstream = match prepare(state, provider, &mut parts, limit) {
         Ok(upstream) => upstream,
-        Err(error) => return Err(ctx.fail(error)),
+        Err(error) => return Err(refuse(ctx, body, peeked, limit, error).await),
     };
     ctx.request_seen(&peeked.chunks, peeked.complete);
     let sink = ctx.capture.as_ref().map(|c| c.request_sink());
@@ -184,7 +186,10 @@ async fn single_passthrough(
     ctx.label = target.name;
     let permit = match target.breaker.admit() {
         Ok(permit) => permit,
-        Err(skip) => return Err(ctx.fail(fallback::unavailable(&[(target.name, skip)]))),
+        Err(skip) => {
+            let error = fallback::unavailable(&[(target.name, skip)]);
+            return Err(refuse(ctx, body, peeked, limit, error).await);
+        }
     };
     let mut parts = client.parts.clone();
     let model = candidate.model.as_deref();
@@ -195,7 +200,7 @@ async fn single_passthrough(
         Ok::<_, ProxyError>(())
     })();
     if let Err(error) = result {
-        return Err(ctx.fail(error));
+        return Err(refuse(ctx, body, peeked, limit, error).await);
     }
     ctx.request_seen(&peeked.chunks, peeked.complete);
     let prefix = match model {

@@ -234,3 +234,54 @@ async fn a_stream_that_dies_after_200_is_not_retried_and_ends_with_an_error_even
         "nothing is retried once streaming started"
     );
 }
+
+/// A request the open breaker refuses on a single-provider rule (whose body would otherwise
+/// stream straight through) is recorded with the body the client sent and its model, not as an
+/// empty request.
+#[cfg(feature = "recording")]
+#[tokio::test]
+async fn a_request_the_breaker_refuses_is_recorded_whole() {
+    let home = crate::support::process::TempHome::new();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut cfg = Config::default();
+    cfg.providers.named.insert(
+        "fb3_dead".into(),
+        provider(ProviderType::Anthropic, format!("http://{dead}")),
+    );
+    cfg.routing.rules = vec![rule("claude-fb", "fb3_dead", None, &[])];
+    cfg.routing.circuit_breaker.failure_threshold = 1;
+    cfg.routing.circuit_breaker.open_secs = 60;
+    cfg.session_recording.enabled = true;
+    cfg.session_recording.jsonl.directory = home.path().join("s").display().to_string();
+    cfg.session_recording.sqlite.path = home.path().join("db").display().to_string();
+    let mut proxy = spawn_proxy(cfg).await;
+    let mut statuses = Vec::new();
+    for session in ["fb3-first", "fb3-refused"] {
+        let mut headers = ANTHROPIC.to_vec();
+        headers.push(("x-session-id", session));
+        let (head, _) = fetch(proxy.addr, post_json("/v1/messages", BODY, &headers)).await;
+        statuses.push(head.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [502, 503],
+        "unreachable, then the breaker is open"
+    );
+    tokio::time::timeout(Duration::from_secs(20), proxy.shutdown())
+        .await
+        .expect("drained in time")
+        .unwrap();
+    let db = rusqlite::Connection::open(home.path().join("db")).unwrap();
+    let (model, messages, message): (Option<String>, i64, String) = db
+        .query_row(
+            "SELECT model, message_count, error_message FROM requests WHERE session_id = ?1",
+            ["fb3-refused"],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((model.as_deref(), messages), (Some("claude-fb"), 1));
+    assert!(message.contains("circuit breaker open"), "{message}");
+}
