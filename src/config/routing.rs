@@ -204,14 +204,19 @@ pub(super) fn validate(config: &Config, translate_compiled: bool) -> Result<(), 
             );
         }
         check_provider(config, &key("provider"), &rule.provider)?;
-        let mut targets = vec![(rule.provider.as_str(), rule.model_rewrite.as_deref())];
+        // A target without a model sends the client's; for an exact-name rule that is the name.
+        let exact = (!rule.model.contains('*')).then_some(rule.model.as_str());
+        let mut targets = vec![(
+            rule.provider.as_str(),
+            rule.model_rewrite.as_deref().or(exact),
+        )];
         for (j, fallback) in rule.fallbacks.iter().enumerate() {
             let at = format!("{}[{j}]", key("fallbacks"));
             check_provider(config, &at, fallback.provider())?;
             if fallback.model().is_some_and(|m| m.trim().is_empty()) {
                 return fail(format!("{at}.model"), "is empty");
             }
-            let target = (fallback.provider(), fallback.model());
+            let target = (fallback.provider(), fallback.model().or(exact));
             if targets.contains(&target) {
                 return fail(
                     at,

@@ -265,9 +265,10 @@ impl Finished {
             .map(str::to_string)
             .or_else(|| response.model.clone())
             .or_else(|| request.model.clone());
-        // A refused or failed request was not billed ($0); an answer that reported no usage
-        // has an unknown cost, not $0.
+        // A request that got an error or no answer at all was not billed ($0); a successful
+        // answer that reported no usage has an unknown cost, not $0.
         let cost_known = response.usage.raw.is_some()
+            || self.status >= 400
             || matches!(outcome, Outcome::ProviderError | Outcome::Refused);
         let cost_usd = model
             .as_deref()

@@ -246,6 +246,14 @@ fn mistakes_in_providers_and_rules_name_the_key() {
             ),
             vec!["routing.rules[0].fallbacks[1]", "`anthropic`"],
         ),
+        // Naming the client's own model on the same provider is the same request again.
+        (
+            format!(
+                "{}fallbacks = [{{ provider = \"openai\", model = \"m\" }}]\n",
+                rule("openai")
+            ),
+            vec!["routing.rules[0].fallbacks[0]", "same model"],
+        ),
     ];
     jailed(|jail| {
         for (i, (toml, parts)) in cases.iter().enumerate() {
