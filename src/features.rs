@@ -244,6 +244,9 @@ pub mod pii {
             pub fn value(&self, _: &mut serde_json::Value, _: &mut Counts) {
                 match *self {}
             }
+            pub fn tool_input(&self, _: &mut serde_json::Value, _: &mut Counts) {
+                match *self {}
+            }
         }
     }
 }

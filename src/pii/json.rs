@@ -128,6 +128,17 @@ enum Want {
     Done,
 }
 
+/// A tool call's input held as JSON text (`arguments`, streamed `partial_json`), parsed as
+/// `parse` does, with every container marked as tool input: arbitrary data the model wrote, where
+/// `name`, `status` or `user_id` are values like any other.
+pub(crate) fn parse_tool_input(src: &str) -> Doc<'_> {
+    let mut doc = parse(src);
+    for frame in &mut doc.frames {
+        frame.flags.tool_input = true;
+    }
+    doc
+}
+
 /// Reads `src` as far as it is JSON. A string cut by the end of the text is still listed (a
 /// stream's partial tool input), but the document is then not `complete`.
 pub(crate) fn parse(src: &str) -> Doc<'_> {
@@ -441,7 +452,8 @@ fn plan_nested(
         }
         let text = decode(raw, v.escaped);
         local.clear();
-        let inner = (treat == Treat::Json && nesting < MAX_NESTING).then(|| parse(&text));
+        let inner =
+            (treat == Treat::Json && nesting < MAX_NESTING).then(|| parse_tool_input(&text));
         match inner {
             Some(inner) if inner.complete => plan_nested(
                 r,
@@ -490,7 +502,7 @@ pub(crate) fn redact_json_text(
     text: &str,
     counts: &mut Counts,
 ) -> Result<Option<String>, NotJson> {
-    let doc = parse(text);
+    let doc = parse_tool_input(text);
     if !doc.complete {
         return Err(NotJson);
     }

@@ -191,6 +191,11 @@ impl Redactor {
         rules::redact_value(self, value, counts);
     }
 
+    /// An assembled tool call input: every string leaf, whatever its key.
+    pub fn tool_input(&self, value: &mut serde_json::Value, counts: &mut Counts) {
+        rules::redact_tool_input(self, value, counts);
+    }
+
     /// Every span worth replacing in `text`, leftmost first, none overlapping.
     fn spans(&self, text: &str, out: &mut Vec<Span>) {
         if self.secrets {

@@ -2,10 +2,11 @@
 //! `json` and `redact_value` here for `serde_json::Value`).
 //!
 //! Never touched, in any scope: keys; `id`, `*_id` (`tool_use_id`, `call_id`, ...), `type`,
-//! `role`, `model`, `signature`, `encrypted_content`; tool `name`s (a `name` is data only inside a
-//! tool call's `input`); base64 `data` (image/document sources, `redacted_thinking.data`, any long
-//! base64 run) and `data:…;base64,` URLs. Changing any of these breaks a signed thinking block, a
-//! tool round trip or an image, and none of them holds what the detectors look for.
+//! `role`, `model`, `signature`, `encrypted_content`; tool `name`s; base64 `data` (image/document
+//! sources, `redacted_thinking.data`, any long base64 run without other escapes) and
+//! `data:…;base64,` URLs. Changing any of these breaks a signed thinking block, a tool round trip
+//! or an image. Inside a tool call's input (`input`, `arguments`, `partial_json`) none of the key
+//! rules apply: the model chose those keys, and `name` or `user_id` there hold data.
 //!
 //! `Scope::Recording` redacts every other string. `Scope::Upstream` redacts only what the client
 //! supplied: the system prompt (`system`, `instructions`, `system`/`developer` messages), the
@@ -101,22 +102,26 @@ pub(crate) fn child_flags(parent: &Holder<'_>, key: Option<&str>, ty: Option<&st
     }
 }
 
-/// A long run of base64 characters (JSON may write `/` as `\/`): image and file data.
+/// A long run of base64 characters (JSON may write `/` as `\/`): image and file data. Any other
+/// escape (`\n` in a `.env` file read by a tool) means text, which is never skipped.
 fn base64_like(raw: &[u8]) -> bool {
     raw.len() >= 256
-        && raw.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\\' | b'-' | b'_')
+        && raw.iter().enumerate().all(|(i, &b)| match b {
+            b'\\' => raw.get(i + 1) == Some(&b'/'),
+            b'/' => true,
+            b => b.is_ascii_alphanumeric() || matches!(b, b'+' | b'=' | b'-' | b'_'),
         })
 }
 
 /// How to treat a string value under `key` (`None` in an array) in `holder`. `raw` is the
 /// value as written (escapes and all); only its shape is looked at.
 pub(crate) fn treat(holder: &Holder<'_>, key: Option<&str>, raw: &[u8], scope: Scope) -> Treat {
-    if let Some(k) = key {
+    // Inside a tool call's input every key is the model's own: none of them is protocol.
+    if let Some(k) = key.filter(|_| !holder.flags.tool_input) {
         if NEVER.contains(&k) || k.ends_with("_id") {
             return Treat::Skip;
         }
-        if k == "name" && !holder.flags.tool_input {
+        if k == "name" {
             return Treat::Skip;
         }
         if k == "data" && matches!(holder.ty, Some("base64" | "redacted_thinking")) {
@@ -148,6 +153,18 @@ pub(crate) fn treat(holder: &Holder<'_>, key: Option<&str>, raw: &[u8], scope: S
 /// `Redactor::value`: string leaves of an assembled value, `Scope::Recording` rules.
 pub(crate) fn redact_value(r: &Redactor, value: &mut Value, counts: &mut Counts) {
     let outside = Holder::default();
+    walk(r, value, None, &outside, true, counts, 0);
+}
+
+/// `Redactor::tool_input`: an assembled tool call input, where every key is data.
+pub(crate) fn redact_tool_input(r: &Redactor, value: &mut Value, counts: &mut Counts) {
+    let outside = Holder {
+        flags: Flags {
+            tool_input: true,
+            ..Flags::default()
+        },
+        ..Holder::default()
+    };
     walk(r, value, None, &outside, true, counts, 0);
 }
 

@@ -284,7 +284,7 @@ fn redact_stream(
         ranges.push((start, assembled.len()));
     }
     let mut edits = Vec::new();
-    let inner = stream.json.then(|| json::parse(&assembled));
+    let inner = stream.json.then(|| json::parse_tool_input(&assembled));
     match inner {
         // A tool input: its string values only (a stream cut short still has its strings).
         Some(doc) if !doc.vals.is_empty() => {

@@ -50,7 +50,7 @@ pub(crate) fn redact_record(redactor: &Redactor, record: &mut RequestRecord) {
         redact_string(redactor, &mut block.text, &mut again);
     }
     for call in &mut answer.tool_calls {
-        redactor.value(&mut call.input, &mut again);
+        redactor.tool_input(&mut call.input, &mut again);
     }
     for block in &mut answer.other_blocks {
         redactor.value(block, &mut again);

@@ -1,10 +1,12 @@
 //! Tests of the PII core: each detector and secret kind with true positives and near misses
-//! (`detectors.rs`), and precision/recall over a marked corpus of coding-session text
-//! (`corpus.rs`, over `tests/fixtures/pii/corpus.txt`), what upstream mode redacts (`scope.rs`). Modes, the vault, JSON and SSE are
+//! (`detectors.rs`), precision/recall over a marked corpus of coding-session text (`corpus.rs`,
+//! over `tests/fixtures/pii/corpus.txt`), what upstream mode redacts (`scope.rs`), and where
+//! recording's skip rules must not hide data (`recorded.rs`). Modes, the vault, JSON and SSE are
 //! exercised end to end by the integration tests in `tests/it/pii/`.
 
 mod corpus;
 mod detectors;
+mod recorded;
 mod scope;
 
 use super::{Counts, Redactor};
