@@ -152,8 +152,10 @@ pub async fn handle(
         // Provider requests log their own line (`RequestCtx`); what the user must hear about
         // either way is a provider that cannot be reached and our own failures.
         match e.fault() {
-            Fault::Upstream | Fault::Internal => tracing::warn!("{method} {path}: {e}"),
-            Fault::Client => tracing::debug!("{method} {path}: {e}"),
+            Fault::Upstream | Fault::Internal => {
+                tracing::warn!("{method} {path}: {}", state.loggable(e.to_string()))
+            }
+            Fault::Client => tracing::debug!("{method} {path}: {}", state.loggable(e.to_string())),
         }
         e.into_response(dialect)
     }))

@@ -93,6 +93,16 @@ impl AppState {
         self.routes.as_ref()
     }
 
+    /// `text` as a log line may carry it: redacted when PII redaction is configured. An error can
+    /// quote what the provider said, and that may quote the user.
+    pub(crate) fn loggable(&self, text: String) -> String {
+        match &self.pii {
+            // Not counted: the recorder counts the values it replaces in what it stores.
+            Some(pii) => pii.text(&text, &mut pii::Counts::default()).into_owned(),
+            None => text,
+        }
+    }
+
     /// The only provider served when just one dialect is on (ambiguous paths go to it).
     pub(crate) fn sole_provider(&self) -> Option<Provider> {
         match (&self.anthropic, &self.openai) {

@@ -210,7 +210,9 @@ impl RequestCtx {
         let outcome = match &end {
             End::Done if self.status >= 400 => "error_status".to_string(),
             End::Done => "ok".to_string(),
-            End::UpstreamFailed(why) => format!("upstream_failed ({why})"),
+            End::UpstreamFailed(why) => {
+                format!("upstream_failed ({})", self.state.loggable(why.clone()))
+            }
             End::Timeout => "timeout".to_string(),
             End::Cancelled => "client_disconnected".to_string(),
             End::Refused => "refused".to_string(),

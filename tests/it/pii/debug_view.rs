@@ -1,5 +1,6 @@
 //! The debug stream view (`log_requests` at debug level) prints text previews of every request:
-//! with PII on they are redacted like the recording, so the log holds no original either.
+//! with PII on they are redacted like the recording, so the log holds no original either; nor do
+//! the warnings and request lines that quote a provider's error.
 
 use super::session::*;
 use crate::support::process::{server, sigterm, start, TempHome};
@@ -50,5 +51,65 @@ custom_patterns = [{ name = "employee_id", pattern = "EMP-[0-9]{6}" }]
     // ...and no original anywhere in the log.
     for value in originals() {
         assert!(!log.contains(&value), "{value} in the log:\n{log}");
+    }
+}
+
+/// An error can quote the provider, and the provider may quote the user: the router's warning
+/// and the request line are redacted too, at the default level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_error_quoting_the_user_is_redacted_in_the_log() {
+    let (email, key) = (
+        "leaky.user@example.com",
+        "sk-ant-api03-Vb7Qm2Xr9Lk4Tn8Wc1Zp6Hy3Fd5Gs0Ja2Kq7Nw4Ex9Ru1Ti8Mo6Pl3Sv5Bc2AA",
+    );
+    let failed = serde_json::json!({"id": "resp_1", "object": "response", "status": "failed",
+        "error": {"code": "server_error", "message": format!("failed on {email} {key}")}});
+    let responses = MockUpstream::new()
+        .route("/v1/responses", Reply::json(failed.to_string()))
+        .start()
+        .await;
+    let home = TempHome::new();
+    let config = home.write(
+        "config.toml",
+        &format!(
+            r#"
+[logging]
+log_requests = true
+[session_recording]
+enabled = false
+[session_recording.pii]
+enabled = true
+[providers.resp]
+type = "openai-responses"
+base_url = "{}/v1"
+api_key = "sk-configured-for-the-mock"
+[[routing.rules]]
+model = "claude-via-responses"
+provider = "resp"
+"#,
+            responses.url()
+        ),
+    );
+    let mut cmd = server(&home);
+    cmd.args(["--host", "127.0.0.1", "--port", "0", "--config"])
+        .arg(&config);
+    let (mut guard, addr, mut seen, lines) = start(&mut cmd);
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let body = r#"{"model":"claude-via-responses","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#;
+    let (head, _) = fetch(addr, post_json("/v1/messages", body, &HEADERS)).await;
+    assert_eq!(head.status(), 502, "a failed response is not a message");
+    sigterm(&mut guard);
+    let status = guard.wait_exit(Duration::from_secs(20));
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+        seen.push(line);
+    }
+    let log = seen.join("\n");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("failed on [EMAIL] [SECRET:anthropic_key]"),
+        "{log}"
+    );
+    for value in [email, "sk-ant-api03-Vb7"] {
+        assert!(!log.contains(value), "{value} in the log:\n{log}");
     }
 }
