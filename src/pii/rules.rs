@@ -79,8 +79,11 @@ const UPSTREAM_KEEP: &[&str] = &[
 fn user_edge(holder: &Holder<'_>, key: Option<&str>) -> bool {
     match key {
         Some("content") => {
-            matches!(holder.role, Some("user" | "tool" | "system" | "developer"))
-                || holder.ty == Some("tool_result")
+            // `function`: Chat's legacy tool result message.
+            matches!(
+                holder.role,
+                Some("user" | "tool" | "function" | "system" | "developer")
+            ) || holder.ty == Some("tool_result")
         }
         Some("output") => holder.ty.is_some_and(|t| t.ends_with("_output")),
         // The system prompt holds what the client gathered about the user's machine and repo

@@ -39,6 +39,15 @@ pub(crate) async fn forward(
     provider: Provider,
 ) -> Result<Response<Body>, ProxyError> {
     if websocket::is_upgrade(&req) {
+        // Frames are relayed byte for byte, so they could not be redacted on the way: decline,
+        // and the client uses HTTP, where requests are (Codex falls back by itself).
+        if state.pii_upstream {
+            return Err(ProxyError::FeatureDisabled(
+                "WebSocket while session_recording.pii.apply_to_upstream is on (its frames \
+                 cannot be redacted before they reach the provider); use HTTP"
+                    .into(),
+            ));
+        }
         let upstream = state
             .upstream(provider)
             .ok_or(ProxyError::DialectDisabled(provider))?;

@@ -47,7 +47,7 @@ pub(super) async fn redacted_body(
             )))
         }
     };
-    let sent = redact(redactor, whole);
+    let sent = redact(redactor, whole)?;
     parts
         .headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from(sent.len()));
@@ -67,7 +67,7 @@ pub(super) async fn redacted_peek(
 ) -> Result<Peeked, ProxyError> {
     refuse_compressed(parts)?;
     let whole = peek::read_rest(body, peeked, limit).await?;
-    let sent = redact(redactor, whole);
+    let sent = redact(redactor, whole)?;
     parts
         .headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from(sent.len()));
@@ -103,8 +103,17 @@ fn refuse_compressed(parts: &http::request::Parts) -> Result<(), ProxyError> {
 }
 
 /// The user content redacted (`Scope::Upstream`), counted in the metrics; the same bytes when
-/// there was nothing to redact.
-fn redact(redactor: &Redactor, whole: Bytes) -> Bytes {
+/// there was nothing to redact. A body that is not JSON cannot be redacted, so it is not sent:
+/// a provider may accept what LunaRoute could not read (a trailing comma, a stray byte).
+fn redact(redactor: &Redactor, whole: Bytes) -> Result<Bytes, ProxyError> {
+    // Strictly: the redactor's own reader is lenient, and what it skips would go out as it is.
+    if !whole.is_empty() && !is_json(&whole) {
+        return Err(ProxyError::BadRequest(
+            "the request body is not valid JSON, so session_recording.pii.apply_to_upstream \
+             cannot redact it; it was not sent"
+                .into(),
+        ));
+    }
     let mut counts = Counts::default();
     let sent = match redactor.json_body(&whole, Scope::Upstream, &mut counts) {
         Some(redacted) => Bytes::from(redacted),
@@ -113,5 +122,11 @@ fn redact(redactor: &Redactor, whole: Bytes) -> Bytes {
     for (kind, n) in counts.iter() {
         metrics::record_pii_redactions(kind, n);
     }
-    sent
+    Ok(sent)
+}
+
+/// Valid UTF-8 and valid JSON (serde skips the strings it ignores unchecked, hence both).
+fn is_json(body: &[u8]) -> bool {
+    std::str::from_utf8(body)
+        .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
 }

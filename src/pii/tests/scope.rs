@@ -50,3 +50,11 @@ fn chat_and_responses_system_prompts_are_redacted() {
         "{out}"
     );
 }
+
+#[test]
+fn a_legacy_chat_function_result_is_user_content() {
+    let body = r#"{"model":"gpt-4o","messages":[{"role":"function","name":"lookup","content":"owner: alice.liddell@example.com"}]}"#;
+    let out = upstream(body);
+    assert!(out.contains("owner: [EMAIL]"), "{out}");
+    assert!(out.contains("\"name\":\"lookup\""), "{out}");
+}

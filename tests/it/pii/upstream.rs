@@ -93,6 +93,59 @@ async fn a_compressed_request_is_refused_not_forwarded() {
     assert!(mock.requests().is_empty());
 }
 
+/// A body LunaRoute cannot read as JSON cannot be redacted: it is refused, not forwarded as it
+/// came (a lenient provider might accept a trailing comma or a stray byte).
+#[tokio::test]
+async fn a_body_that_is_not_json_is_refused_not_forwarded() {
+    let dir = TempDirGuard::new();
+    let mock = mock().await;
+    let mut config = pii_config(&mock, &dir.0, RedactionMode::Mask);
+    config.session_recording.pii.apply_to_upstream = true;
+    let mut proxy = spawn_proxy(config).await;
+    let trailing_comma = r#"{"model":"claude-sonnet-4-6","messages":[{"role":"user","content":"mail alice.liddell@example.com"}],}"#;
+    let mut stray_byte = trailing_comma.replace("],}", "]}").into_bytes();
+    stray_byte.insert(60, 0xff);
+    for body in [trailing_comma.as_bytes().to_vec(), stray_byte] {
+        let (head, answer) = fetch(proxy.addr, post_json("/v1/messages", body, &HEADERS)).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(head.status(), 400, "{text}");
+        assert!(text.contains("not valid JSON"), "{text}");
+    }
+    proxy.shutdown().await.unwrap();
+    assert!(mock.requests().is_empty());
+}
+
+/// The WebSocket relay pipes frames byte for byte, so it could not redact them: the upgrade is
+/// declined (Codex then uses HTTP, which is redacted) and nothing reaches the provider.
+#[tokio::test]
+async fn a_websocket_upgrade_is_declined() {
+    let dir = TempDirGuard::new();
+    let mock = mock().await;
+    let mut config = pii_config(&mock, &dir.0, RedactionMode::Mask);
+    config.providers.openai.base_url = Some(format!("{}/v1", mock.url()));
+    config.session_recording.pii.apply_to_upstream = true;
+    let mut proxy = spawn_proxy(config).await;
+    let upgrade = get(
+        "/v1/responses",
+        &[
+            ("authorization", "Bearer sk-client-key"),
+            ("connection", "upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+    );
+    let (head, body) = fetch(proxy.addr, upgrade).await;
+    proxy.shutdown().await.unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(head.status(), 501, "{text}");
+    assert!(
+        text.contains("apply_to_upstream") && text.contains("HTTP"),
+        "{text}"
+    );
+    assert!(mock.requests().is_empty());
+}
+
 /// Routing rules take another path (peek the model, then pass through or translate): upstream
 /// mode redacts there too, and `model_rewrite` still finds the model in the redacted bytes.
 #[tokio::test]
