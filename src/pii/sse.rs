@@ -118,6 +118,18 @@ fn fragments(doc: &Doc<'_>) -> Vec<(String, usize, bool)> {
                 );
             }
         }
+    } else if ty == "content_block_start" {
+        // A block may open with text already in it: the first piece of the same stream.
+        let index = doc.scalar_at(0, "index").unwrap_or("");
+        if let Some(block) = doc.child(0, "content_block") {
+            for field in ["text", "thinking"] {
+                push(
+                    format!("a/{index}/{field}"),
+                    doc.string_at(block, field),
+                    false,
+                );
+            }
+        }
     } else if ty.starts_with("response.") && ty.ends_with(".delta") {
         // Responses: `delta` strings per output item, content part and summary part. Audio is
         // base64, not text.

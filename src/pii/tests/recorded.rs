@@ -94,3 +94,20 @@ fn a_streamed_tool_input_split_mid_value_is_redacted_under_any_key() {
     }
     assert!(out.contains("[EMAIL]") && out.contains("toolu_03"));
 }
+
+#[test]
+fn text_a_block_opens_with_joins_the_deltas_that_follow() {
+    let start = serde_json::json!({"type": "content_block_start", "index": 0,
+        "content_block": {"type": "text", "text": "hi alice.lid"}});
+    let delta = serde_json::json!({"type": "content_block_delta", "index": 0,
+        "delta": {"type": "text_delta", "text": "dell@example.com bye"}});
+    let sse = format!(
+        "event: content_block_start\ndata: {start}\n\nevent: content_block_delta\ndata: {delta}\n\n"
+    );
+    let out = mask()
+        .sse_body(sse.as_bytes(), &mut Counts::default())
+        .map(|b| String::from_utf8(b).unwrap())
+        .unwrap_or(sse);
+    assert!(!out.contains("alice") && !out.contains("dell@"), "{out}");
+    assert!(out.contains("hi [EMAIL]") && out.contains(" bye"), "{out}");
+}
