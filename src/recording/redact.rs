@@ -41,8 +41,11 @@ pub(crate) fn redact_record(redactor: &Redactor, record: &mut RequestRecord) {
         redact_string(redactor, value, &mut counts);
     }
 
-    // Derived from the response body: redacted, not counted again.
+    // Derived from the bodies and headers: redacted, not counted again.
     let mut again = Counts::default();
+    for beta in &mut record.request.betas {
+        redact_string(redactor, beta, &mut again);
+    }
     let answer = &mut record.response;
     redact_string(redactor, &mut answer.text, &mut again);
     for block in &mut answer.thinking {

@@ -299,10 +299,15 @@ async fn secrets_are_redacted_with_pii_disabled() {
     let body = format!(
         r#"{{"model":"claude-sonnet-4-6","max_tokens":64,"stream":true,"messages":[{{"role":"user","content":"my .env has ANTHROPIC_API_KEY={anthropic} and AWS_ACCESS_KEY_ID={aws}; mail {EMAIL}"}}]}}"#
     );
+    // A header the recorder also parses into a list of its own (`betas`).
+    let github = "ghp_O1it8NduN4p7t70PRCIZVSuFmroazKp5zXU4";
+    let beta = format!("interleaved-thinking-2025-05-14,{github}");
+    let mut headers = HEADERS.to_vec();
+    headers.push(("anthropic-beta", &beta));
     let mut proxy = spawn_proxy(config.clone()).await;
     let (head, _) = fetch(
         proxy.addr,
-        post_json("/v1/messages", body.clone(), &HEADERS),
+        post_json("/v1/messages", body.clone(), &headers),
     )
     .await;
     assert_eq!(head.status(), 200);
@@ -312,7 +317,7 @@ async fn secrets_are_redacted_with_pii_disabled() {
 
     for file in all_files(&dir.0) {
         let bytes = contents(&file);
-        for secret in [anthropic, aws] {
+        for secret in [anthropic, aws, github] {
             assert!(
                 find(&bytes, secret.as_bytes()).is_none(),
                 "{} holds {secret}",
