@@ -113,6 +113,9 @@ impl HttpBody for RequestBody {
                 if let Some(data) = frame.data_ref() {
                     this.seen += data.len() as u64;
                     if this.seen > this.limit {
+                        if let Some(sink) = &this.sink {
+                            sink.cut();
+                        }
                         return Poll::Ready(Some(Err(Box::new(BodyLimitExceeded(this.limit)))));
                     }
                     if let Some(sniffer) = this.sniffer.as_mut() {
@@ -131,7 +134,12 @@ impl HttpBody for RequestBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(ClientBodyError(e))))),
+            Poll::Ready(Some(Err(e))) => {
+                if let Some(sink) = &this.sink {
+                    sink.cut();
+                }
+                Poll::Ready(Some(Err(Box::new(ClientBodyError(e)))))
+            }
             Poll::Ready(None) => {
                 if let Some(debug) = &this.debug {
                     debug.request_end();

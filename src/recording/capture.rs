@@ -81,6 +81,14 @@ impl RequestSink {
             chunks.push(at, data, self.cap);
         }
     }
+
+    /// The body stopped before its end (over the size limit, or the client's upload broke):
+    /// what was captured is only its start.
+    pub fn cut(&self) {
+        if let Ok(mut chunks) = self.chunks.lock() {
+            chunks.truncated = true;
+        }
+    }
 }
 
 impl Capture {
