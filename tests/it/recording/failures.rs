@@ -1,5 +1,6 @@
 //! Requests that end without an answer are recorded too: failures before the provider answers
-//! (502, 504) and requests the client abandoned while the provider was still thinking.
+//! (502, 504), requests the client abandoned while the provider was still thinking, and bodies
+//! cut at the size limit (marked truncated).
 
 use super::conversation::{recording_config, TempDir};
 use crate::support::*;
