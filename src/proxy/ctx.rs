@@ -50,6 +50,8 @@ pub(crate) struct RequestCtx {
     pub bytes_out: u64,
     pub chunks_out: u64,
     pub log_requests: bool,
+    /// With `log_requests`: whether the event stream the client got carried an error event.
+    pub error_events: Option<super::error_events::ErrorEvents>,
     /// What the recorder captures of this exchange (`None` when recording is off).
     pub capture: Option<Capture>,
     /// The debug stream view (`log_requests` at debug level only; `None` otherwise).
@@ -97,6 +99,7 @@ impl RequestCtx {
             bytes_out: 0,
             chunks_out: 0,
             log_requests,
+            error_events: None,
             capture,
             debug,
             state: state.clone(),
@@ -178,6 +181,15 @@ impl RequestCtx {
         error
     }
 
+    /// The answer is an event stream (`encoded`: compressed, so its bytes are not searched for
+    /// error events).
+    pub fn event_stream(&mut self, encoded: bool) {
+        self.is_stream = true;
+        if self.log_requests && !encoded {
+            self.error_events = Some(super::error_events::ErrorEvents::default());
+        }
+    }
+
     /// The end phase: runs once per request, whichever way its body ended.
     pub fn finish(mut self, end: End) {
         self.end(end);
@@ -207,8 +219,10 @@ impl RequestCtx {
         if !self.log_requests {
             return;
         }
+        let error_event = self.error_events.as_ref().is_some_and(|e| e.seen);
         let outcome = match &end {
             End::Done if self.status >= 400 => "error_status".to_string(),
+            End::Done | End::Cancelled if error_event => "error_event".to_string(),
             End::Done => "ok".to_string(),
             End::UpstreamFailed(why) => {
                 format!("upstream_failed ({})", self.state.loggable(why.clone()))

@@ -7,6 +7,7 @@
 //! pass through, translate, fall back).
 
 pub(crate) mod ctx;
+mod error_events;
 mod fallback;
 pub(crate) mod local;
 mod passthrough;
@@ -139,7 +140,9 @@ fn pass_response(
         .headers
         .get(header::CONTENT_ENCODING)
         .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
-    ctx.is_stream = is_sse;
+    if is_sse {
+        ctx.event_stream(encoded);
+    }
     if let Some(capture) = ctx.capture.as_mut() {
         capture.response_head(ctx.status, &head.headers);
     }

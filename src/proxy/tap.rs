@@ -128,6 +128,9 @@ impl ResponseBody {
         }
         ctx.bytes_out += data.len() as u64;
         ctx.chunks_out += 1;
+        if let Some(events) = ctx.error_events.as_mut() {
+            events.feed(data);
+        }
         if let Some(capture) = ctx.capture.as_mut() {
             capture.response_chunk(data);
         }

@@ -73,7 +73,7 @@ pub(crate) async fn respond(
             HeaderValue::from_static("text/event-stream"),
         );
         ctx.status = head.status.as_u16();
-        ctx.is_stream = true;
+        ctx.event_stream(false);
         if let Some(capture) = ctx.capture.as_mut() {
             capture.response_head(ctx.status, &headers);
             capture.provider_answer_from(translation.path());

@@ -151,10 +151,15 @@ fn request_log_has_one_line_per_request_and_never_a_credential() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mock = runtime.block_on(
         MockUpstream::new()
-            .route(
-                "/v1/messages",
-                Reply::sse(fixture("anthropic/messages_text.sse")),
-            )
+            .route_fn("/v1/messages", |request| {
+                // A 200 stream that ends in an error event for the model that asks for one.
+                let overloaded = String::from_utf8_lossy(&request.body).contains("overloaded");
+                Reply::sse(fixture(if overloaded {
+                    "anthropic/overloaded_after_200.sse"
+                } else {
+                    "anthropic/messages_text.sse"
+                }))
+            })
             .route(
                 "/v1/chat/completions",
                 Reply::json(fixture("openai/chat_text.json")),
@@ -189,7 +194,14 @@ fn request_log_has_one_line_per_request_and_never_a_credential() {
         r#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-5-mini"}"#,
     );
     assert!(openai.starts_with("HTTP/1.1 200"), "{openai}");
-    assert_eq!(mock.requests().len(), 2);
+    let overloaded = http_request(
+        &addr,
+        "POST /v1/messages",
+        &[("x-api-key", "sk-ant-CLIENT-SECRET-1")],
+        r#"{"model":"claude-overloaded","stream":true,"messages":[]}"#,
+    );
+    assert!(overloaded.starts_with("HTTP/1.1 200"), "{overloaded}");
+    assert_eq!(mock.requests().len(), 3);
 
     sigterm(&mut guard);
     assert_eq!(guard.wait_exit(Duration::from_secs(10)).code(), Some(0));
@@ -205,7 +217,7 @@ fn request_log_has_one_line_per_request_and_never_a_credential() {
         .iter()
         .filter(|l| l.contains("lunaroute::request"))
         .collect();
-    assert_eq!(request_lines.len(), 2, "{log}");
+    assert_eq!(request_lines.len(), 3, "{log}");
     let first = request_lines[0];
     for part in [
         "POST /v1/messages provider=anthropic model=claude-sonnet-4-5 status=200",
@@ -224,6 +236,11 @@ fn request_log_has_one_line_per_request_and_never_a_credential() {
         "outcome=ok",
     ] {
         assert!(second.contains(part), "{part:?} missing from {second}");
+    }
+    // A 200 whose stream ended in the provider's error event is not `ok`.
+    let third = request_lines[2];
+    for part in ["model=claude-overloaded status=200", "outcome=error_event"] {
+        assert!(third.contains(part), "{part:?} missing from {third}");
     }
 }
 
