@@ -43,6 +43,10 @@ pub(crate) struct Doc<'a> {
     pub vals: Vec<Val>,
     /// One whole JSON value and nothing after it but whitespace.
     pub complete: bool,
+    /// A key, or a `type`/`role` value, spells a printable ASCII character as an escape
+    /// (`"c\u006fntent"`), which no serializer needs to: the rules compare names as written, so
+    /// they cannot tell what such a document holds.
+    pub escaped_names: bool,
 }
 
 /// The text is not a JSON document.
@@ -148,6 +152,7 @@ pub(crate) fn parse(src: &str) -> Doc<'_> {
         frames: Vec::new(),
         vals: Vec::new(),
         complete: false,
+        escaped_names: false,
     };
     let mut stack: Vec<usize> = Vec::new();
     let mut key: Option<(usize, usize)> = None;
@@ -197,6 +202,8 @@ pub(crate) fn parse(src: &str) -> Doc<'_> {
                                 "role" if f.role.is_none() => f.role = Some((i + 1, end)),
                                 _ => {}
                             }
+                            let named = matches!(&src[kr.0..kr.1], "type" | "role");
+                            doc.escaped_names |= named && escaped && spelled_out(&src[i + 1..end]);
                         }
                         doc.vals.push(Val {
                             start: i + 1,
@@ -242,9 +249,10 @@ pub(crate) fn parse(src: &str) -> Doc<'_> {
                 if b[i] != b'"' {
                     break;
                 }
-                let (Some(close), _) = scan_string(b, i + 1) else {
+                let (Some(close), escaped) = scan_string(b, i + 1) else {
                     break;
                 };
+                doc.escaped_names |= escaped && spelled_out(&src[i + 1..close]);
                 key = Some((i + 1, close));
                 i = skip_ws(b, close + 1);
                 if b.get(i) != Some(&b':') {
@@ -277,6 +285,15 @@ pub(crate) fn parse(src: &str) -> Doc<'_> {
         doc.frames[idx].flags = flags;
     }
     doc
+}
+
+/// `raw` (a string as written) has a `\u00XX` escape for a printable ASCII character.
+fn spelled_out(raw: &str) -> bool {
+    raw.match_indices("\\u00").any(|(at, _)| {
+        raw.get(at + 4..at + 6)
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .is_some_and(|c| (0x20..0x7f).contains(&c))
+    })
 }
 
 fn after_value(stack: &[usize], _frames: &[Frame]) -> Want {
@@ -491,6 +508,12 @@ pub(crate) fn redact_body(
             Scope::Upstream => None,
         };
     }
+    // Names written with escapes hide which strings are the user's: redact them all (a
+    // signed thinking block in such a body may then be refused; no client writes one).
+    let scope = match scope {
+        Scope::Upstream if doc.escaped_names => Scope::Recording,
+        scope => scope,
+    };
     let mut edits = Vec::new();
     plan_doc(r, &doc, scope, &|_| false, counts, &mut edits);
     (!edits.is_empty()).then(|| apply(src, &edits).into_bytes())

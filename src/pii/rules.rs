@@ -105,14 +105,15 @@ pub(crate) fn child_flags(parent: &Holder<'_>, key: Option<&str>, ty: Option<&st
     }
 }
 
-/// A long run of base64 characters (JSON may write `/` as `\/`): image and file data. Any other
-/// escape (`\n` in a `.env` file read by a tool) means text, which is never skipped.
+/// A long run of standard base64 (JSON may write `/` as `\/`): image and file data. Any other
+/// escape (`\n` in a `.env` file read by a tool) means text, and so do `-` and `_` (keys joined
+/// into one long word; the URL-safe alphabet, which images here never use): never skipped.
 fn base64_like(raw: &[u8]) -> bool {
     raw.len() >= 256
         && raw.iter().enumerate().all(|(i, &b)| match b {
             b'\\' => raw.get(i + 1) == Some(&b'/'),
             b'/' => true,
-            b => b.is_ascii_alphanumeric() || matches!(b, b'+' | b'=' | b'-' | b'_'),
+            b => b.is_ascii_alphanumeric() || matches!(b, b'+' | b'='),
         })
 }
 

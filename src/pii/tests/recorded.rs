@@ -32,6 +32,12 @@ fn a_long_env_file_in_a_tool_result_is_text_not_base64() {
     assert!(out.contains("[SECRET:anthropic_key]") && out.contains("[SECRET:github_token]"));
     assert!(out.contains("toolu_01"), "ids stay");
 
+    // Keys joined into one long word are not base64 data either.
+    let joined = [KEY, GITHUB].repeat(3).join("-");
+    let body = serde_json::json!({"messages": [{"role": "user", "content": joined}]}).to_string();
+    let out = recorded(&body);
+    assert!(!out.contains(KEY) && !out.contains(GITHUB), "{out}");
+
     // Real base64 (an image) is still skipped, `\/` escapes included.
     let image = format!("iVBORw0KGgo{}\\/AAAA", "QUJD".repeat(80));
     let body = format!(

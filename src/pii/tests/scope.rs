@@ -58,3 +58,27 @@ fn a_legacy_chat_function_result_is_user_content() {
     assert!(out.contains("owner: [EMAIL]"), "{out}");
     assert!(out.contains("\"name\":\"lookup\""), "{out}");
 }
+
+#[test]
+fn names_written_with_escapes_cannot_hide_user_content() {
+    for body in [
+        r#"{"messages":[{"role":"user","c\u006fntent":"mail alice.liddell@example.com"}]}"#,
+        r#"{"messages":[{"r\u006fle":"user","content":"mail alice.liddell@example.com"}]}"#,
+        r#"{"messages":[{"role":"us\u0065r","content":"mail alice.liddell@example.com"}]}"#,
+        r#"{"s\u0079stem":"mail alice.liddell@example.com","messages":[]}"#,
+    ] {
+        let out = upstream(body);
+        assert!(!out.contains("alice.liddell"), "{out}");
+        assert!(out.contains("mail [EMAIL]"), "{out}");
+    }
+}
+
+#[test]
+fn a_key_with_an_escaped_non_ascii_letter_keeps_the_upstream_rules() {
+    // Python's json.dumps writes `é` as `\u00e9`: that is not a name in disguise, and the
+    // assistant's turn must still go as it is.
+    let body = r#"{"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{"caf\u00e9":"x"}},{"type":"text","text":"reply to alice.liddell@example.com"}]},{"role":"user","content":"mail bob@example.org"}]}"#;
+    let out = upstream(body);
+    assert!(out.contains("reply to alice.liddell@example.com"), "{out}");
+    assert!(out.contains("mail [EMAIL]"), "{out}");
+}
