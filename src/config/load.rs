@@ -330,9 +330,7 @@ fn validate_pii(pii: &super::PiiConfig) -> Result<(), (String, String)> {
         if custom.pattern.is_empty() {
             return Err((format!("{key}.pattern"), "is empty".into()));
         }
-        // (A build without `pii` has no regex engine and ignores the section, saying so.)
-        #[cfg(feature = "pii")]
-        if let Err(e) = regex::Regex::new(&custom.pattern) {
+        if let Some(e) = crate::features::pii::pattern_error(&custom.pattern) {
             return Err((
                 format!("{key}.pattern"),
                 format!("custom pattern `{name}` is not a valid regex: {e}"),
@@ -410,8 +408,7 @@ mod tests {
             "session_recording.pii.custom_patterns[2].pattern"
         );
         // Checked while redaction is still off, too.
-        #[cfg(feature = "pii")]
-        {
+        if crate::features::pii::COMPILED {
             assert!(!pii.enabled);
             pii.custom_patterns[2] = custom("other", "([");
             let (key, why) = validate_pii(&pii).unwrap_err();

@@ -3,12 +3,15 @@
 //! `[session_recording.pii]`, shared in an `Arc`), `Counts` (kind → how many values were
 //! replaced, never the values), `Scope` and `reveal`.
 //!
-//! Pieces: `detect` (email, phone, SSN, card, IP) and `secrets` find spans; `modes` turns a span
-//! into its replacement; `json` and `rules` walk JSON bodies byte-preservingly (which strings are
-//! touched is decided in `rules`); `sse` redacts event streams on the assembled text of each
-//! block; `keys` and `vault` hold tokenize mode's key and encrypted originals.
+//! Pieces: `detect` (email, phone, SSN, card; IP in `ip`) and `secrets` find spans; `modes` turns
+//! a span into its replacement; `json` and `rules` walk JSON bodies byte-preservingly (which
+//! strings are touched is decided in `rules`; string escapes in `escape`); `sse` redacts event
+//! streams on the assembled text of each block; `keys` and `vault` hold tokenize mode's key and
+//! encrypted originals.
 
 mod detect;
+mod escape;
+mod ip;
 mod json;
 mod keys;
 mod modes;

@@ -11,6 +11,7 @@
 //!
 //! The scan keeps original byte positions, which the shared `crate::sse` parser does not give.
 
+use super::escape;
 use super::json::{self, Doc};
 use super::{Counts, Edit, Redactor, Scope};
 use std::borrow::Cow;
@@ -291,7 +292,7 @@ fn redact_stream(
         let start = assembled.len();
         if let Some(doc) = docs[f.event].as_ref() {
             let v = &doc.vals[f.val];
-            assembled.push_str(&json::decode(doc.raw((v.start, v.end)), v.escaped));
+            assembled.push_str(&escape::decode(doc.raw((v.start, v.end)), v.escaped));
         }
         ranges.push((start, assembled.len()));
     }
@@ -315,7 +316,7 @@ fn redact_stream(
         if new != assembled[range.0..range.1] {
             let v = &doc.vals[f.val];
             let mut with = String::with_capacity(new.len());
-            json::escape_into(&new, &mut with);
+            escape::escape_into(&new, &mut with);
             per_event[f.event].push(Edit {
                 start: v.start,
                 end: v.end,

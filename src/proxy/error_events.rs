@@ -38,22 +38,20 @@ impl ErrorEvents {
         if self.seen || data.is_empty() {
             return;
         }
-        let mut joint = std::mem::take(&mut self.carry);
-        joint.extend_from_slice(&data[..data.len().min(LONGEST)]);
+        // A marker split across chunks: the end of what came before, joined to this chunk's head.
+        let head = &data[..data.len().min(LONGEST)];
+        self.carry.extend_from_slice(head);
         self.seen = MARKERS
             .iter()
-            .any(|m| contains(data, m) || contains(&joint, m));
-        // The end of (previous carry + data), at most LONGEST bytes.
-        if data.len() >= LONGEST {
-            joint.clear();
-            joint.extend_from_slice(&data[data.len() - LONGEST..]);
+            .any(|m| contains(data, m) || contains(&self.carry, m));
+        // Keep the last LONGEST bytes of the stream (a short chunk was all of `head`).
+        if data.len() > head.len() {
+            self.carry.clear();
+            self.carry.extend_from_slice(&data[data.len() - LONGEST..]);
         } else {
-            joint.truncate(joint.len() - data.len().min(LONGEST));
-            joint.extend_from_slice(data);
-            let excess = joint.len().saturating_sub(LONGEST);
-            joint.drain(..excess);
+            let excess = self.carry.len().saturating_sub(LONGEST);
+            self.carry.drain(..excess);
         }
-        self.carry = joint;
     }
 }
 
@@ -73,6 +71,10 @@ mod tests {
 
     #[test]
     fn finds_each_dialects_error_event_whole_or_split_anywhere() {
+        assert!(
+            MARKERS.iter().all(|m| m.len() <= LONGEST),
+            "LONGEST is the longest"
+        );
         let streams: [&[u8]; 3] = [
             b"event: message_start\ndata: {}\n\nevent: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}\n\n",
             b"data: {\"id\":\"c1\",\"choices\":[]}\n\ndata: {\"error\":{\"message\":\"boom\"}}\n\n",

@@ -106,19 +106,20 @@ fn refuse_compressed(parts: &http::request::Parts) -> Result<(), ProxyError> {
 /// there was nothing to redact. A body that is not JSON cannot be redacted, so it is not sent:
 /// a provider may accept what LunaRoute could not read (a trailing comma, a stray byte).
 fn redact(redactor: &Redactor, whole: Bytes) -> Result<Bytes, ProxyError> {
-    // Strictly: the redactor's own reader is lenient, and what it skips would go out as it is.
-    if !whole.is_empty() && !is_json(&whole) {
-        return Err(ProxyError::BadRequest(
-            "the request body is not valid JSON, so session_recording.pii.apply_to_upstream \
-             cannot redact it; it was not sent"
-                .into(),
-        ));
-    }
     let mut counts = Counts::default();
-    let sent = match redactor.json_body(&whole, Scope::Upstream, &mut counts) {
-        Some(redacted) => Bytes::from(redacted),
-        None => whole,
-    };
+    let sent =
+        match redactor.json_body(&whole, Scope::Upstream, &mut counts) {
+            // Only a document the redactor read to its end is redacted.
+            Some(redacted) => Bytes::from(redacted),
+            // Unchanged, or not JSON at all: told apart strictly, and only here (its own reader is
+            // lenient about what it does not need, and the common case pays no second parse).
+            None if whole.is_empty() || is_json(&whole) => whole,
+            None => return Err(ProxyError::BadRequest(
+                "the request body is not valid JSON, so session_recording.pii.apply_to_upstream \
+                 cannot redact it; it was not sent"
+                    .into(),
+            )),
+        };
     for (kind, n) in counts.iter() {
         metrics::record_pii_redactions(kind, n);
     }

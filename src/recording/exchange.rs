@@ -182,6 +182,8 @@ fn decoded(encoding: Option<&str>, raw: Bytes, cap: usize) -> (Bytes, bool) {
 /// carried: a Chat stream has none unless the client asked, and Chat folds cache writes into
 /// `prompt_tokens`.
 fn provider_usage(answer: &ProviderAnswer, is_sse: bool) -> Option<Usage> {
+    // The path is the provider's own (`/v1/messages`, `/v1/chat/completions`, `/v1/responses`),
+    // which names its API whatever the family argument says.
     let api = assemble::api_for(Provider::Anthropic, answer.path);
     let assembled = if is_sse {
         assemble_stream(api, &answer.body, false, &[])

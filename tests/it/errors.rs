@@ -128,24 +128,7 @@ async fn a_40_mb_body_passes_and_one_over_the_limit_is_413() {
     );
 
     // Without a content-length the limit is enforced as the body streams.
-    let mut stream = tokio::net::TcpStream::connect(small_limit.addr)
-        .await
-        .unwrap();
-    let chunk = vec![b'y'; 700];
-    let mut raw = b"POST /v1/messages HTTP/1.1\r\nhost: localhost\r\nx-api-key: k\r\nanthropic-version: 2023-06-01\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
-    for _ in 0..3 {
-        raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-        raw.extend_from_slice(&chunk);
-        raw.extend_from_slice(b"\r\n");
-    }
-    raw.extend_from_slice(b"0\r\n\r\n");
-    stream.write_all(&raw).await.unwrap();
-    let mut answer = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer[..n]);
+    let answer = post_chunked(small_limit.addr, "", 3).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("request_too_large"), "{answer}");
 }

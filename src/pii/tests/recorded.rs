@@ -25,8 +25,9 @@ fn a_long_env_file_in_a_tool_result_is_text_not_base64() {
     let body = serde_json::json!({"messages": [{"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": "toolu_01", "content": env}]}]})
     .to_string();
-    let raw = body.split("\"content\":\"").nth(1).unwrap();
-    assert!(raw.len() > 256, "long enough to have been taken for base64");
+    // As written in JSON (escapes and all) it is long enough to have been taken for base64.
+    let written = serde_json::to_string(&env).unwrap();
+    assert!(written.len() > 256 && written.contains("\\n"), "{written}");
     let out = recorded(&body);
     assert!(!out.contains(KEY) && !out.contains(GITHUB), "{out}");
     assert!(out.contains("[SECRET:anthropic_key]") && out.contains("[SECRET:github_token]"));

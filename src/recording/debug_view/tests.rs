@@ -325,7 +325,6 @@ fn a_body_less_request_still_gets_its_line() {
 
 /// A key or an address that the 160-character preview cuts in two is still redacted whole: the
 /// line is redacted before its previews are cut.
-#[cfg(feature = "pii")]
 #[test]
 fn a_value_cut_by_the_preview_is_redacted_whole() {
     let home = std::env::temp_dir();
@@ -334,10 +333,16 @@ fn a_value_cut_by_the_preview_is_redacted_whole() {
         ..Default::default()
     };
     cfg.detect_email = true;
-    let redactor = crate::features::pii::Redactor::from_config(&cfg, &home, None)
+    let Some(redactor) = crate::features::pii::Redactor::from_config(&cfg, &home, None)
         .unwrap()
         .map(Arc::new)
-        .expect("redacting");
+    else {
+        // Only a build without `pii` has nothing to redact with.
+        if crate::features::pii::COMPILED {
+            panic!("a build with pii built no redactor");
+        }
+        return;
+    };
     let key = "sk-ant-api03-Hh7Jk9Lm2Nn4Pp6Qq8Rr0Ss2Tt4Uu6Vv8Ww0Xx2Yy4Zz6Aa8Bb0Cc2Dd4Ee6Ff8Gg0";
     for (lead, value, placeholder) in [
         (150, key, "[SECRET:anthropic_key]"),

@@ -5,7 +5,38 @@
 use super::session::*;
 use crate::support::process::{server, sigterm, start, TempHome};
 use crate::support::*;
+use bytes::Bytes;
+use std::path::Path;
 use std::time::Duration;
+
+/// Runs the real binary on `config` (plus `env`), sends each body to `/v1/messages` expecting its
+/// status, stops it with SIGTERM and returns everything it logged, once it exited cleanly.
+async fn log_of_a_run(
+    home: &TempHome,
+    config: &Path,
+    env: &[(&str, String)],
+    requests: &[(Bytes, u16)],
+) -> String {
+    let mut cmd = server(home);
+    cmd.args(["--host", "127.0.0.1", "--port", "0", "--config"])
+        .arg(config)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let (mut guard, addr, mut seen, lines) = start(&mut cmd);
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    for (body, status) in requests {
+        let (head, _) = fetch(addr, post_json("/v1/messages", body.clone(), &HEADERS)).await;
+        assert_eq!(head.status(), *status);
+    }
+    sigterm(&mut guard);
+    let exit = guard.wait_exit(Duration::from_secs(20));
+    // Bounded: the forwarding thread ends when the process's stderr closes.
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+        seen.push(line);
+    }
+    let log = seen.join("\n");
+    assert_eq!(exit.code(), Some(0), "{log}");
+    log
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_view_prints_redacted_previews() {
@@ -24,24 +55,9 @@ custom_patterns = [{ name = "employee_id", pattern = "EMP-[0-9]{6}" }]
 "#,
     );
     let mock = mock().await;
-    let mut cmd = server(&home);
-    cmd.args(["--host", "127.0.0.1", "--port", "0", "--config"])
-        .arg(&config)
-        .env("LUNAROUTE_ANTHROPIC_BASE_URL", mock.url());
-    let (mut guard, addr, mut seen, lines) = start(&mut cmd);
-    let addr: std::net::SocketAddr = addr.parse().unwrap();
-    for body in bodies() {
-        let (head, _) = fetch(addr, post_json("/v1/messages", body, &HEADERS)).await;
-        assert_eq!(head.status(), 200);
-    }
-    sigterm(&mut guard);
-    let status = guard.wait_exit(Duration::from_secs(20));
-    // Bounded: the forwarding thread ends when the process's stderr closes.
-    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
-        seen.push(line);
-    }
-    let log = seen.join("\n");
-    assert_eq!(status.code(), Some(0), "{log}");
+    let requests: Vec<(Bytes, u16)> = bodies().into_iter().map(|b| (b, 200)).collect();
+    let env = [("LUNAROUTE_ANTHROPIC_BASE_URL", mock.url())];
+    let log = log_of_a_run(&home, &config, &env, &requests).await;
     // The view printed both answers' text...
     assert!(
         log.contains("text \"I'll write to [EMAIL] and read the log.\""),
@@ -90,21 +106,9 @@ provider = "resp"
             responses.url()
         ),
     );
-    let mut cmd = server(&home);
-    cmd.args(["--host", "127.0.0.1", "--port", "0", "--config"])
-        .arg(&config);
-    let (mut guard, addr, mut seen, lines) = start(&mut cmd);
-    let addr: std::net::SocketAddr = addr.parse().unwrap();
     let body = r#"{"model":"claude-via-responses","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#;
-    let (head, _) = fetch(addr, post_json("/v1/messages", body, &HEADERS)).await;
-    assert_eq!(head.status(), 502, "a failed response is not a message");
-    sigterm(&mut guard);
-    let status = guard.wait_exit(Duration::from_secs(20));
-    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
-        seen.push(line);
-    }
-    let log = seen.join("\n");
-    assert_eq!(status.code(), Some(0), "{log}");
+    // 502: a failed response is not a message.
+    let log = log_of_a_run(&home, &config, &[], &[(Bytes::from(body), 502)]).await;
     assert!(
         log.contains("failed on [EMAIL] [SECRET:anthropic_key]"),
         "{log}"

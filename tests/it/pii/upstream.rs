@@ -6,7 +6,14 @@
 use super::recording::TempDirGuard;
 use super::session::*;
 use crate::support::*;
-use lunaroute::config::RedactionMode;
+use lunaroute::config::{Config, RedactionMode};
+
+/// The PII session config with `apply_to_upstream` on.
+fn upstream_config(mock: &MockHandle, dir: &std::path::Path, mode: RedactionMode) -> Config {
+    let mut config = pii_config(mock, dir, mode);
+    config.session_recording.pii.apply_to_upstream = true;
+    config
+}
 
 fn tokens(text: &str, kind: &str) -> Vec<String> {
     let open = format!("[{kind}:");
@@ -19,8 +26,7 @@ fn tokens(text: &str, kind: &str) -> Vec<String> {
 async fn the_provider_gets_redacted_user_text_and_identical_thinking() {
     let dir = TempDirGuard::new();
     let mock = mock().await;
-    let mut config = pii_config(&mock, &dir.0, RedactionMode::Tokenize);
-    config.session_recording.pii.apply_to_upstream = true;
+    let config = upstream_config(&mock, &dir.0, RedactionMode::Tokenize);
     let received = record_session(config.clone()).await;
     assert_eq!(received, [first_stream(), second_stream()]);
 
@@ -75,8 +81,7 @@ async fn the_provider_gets_redacted_user_text_and_identical_thinking() {
 async fn a_compressed_request_is_refused_not_forwarded() {
     let dir = TempDirGuard::new();
     let mock = mock().await;
-    let mut config = pii_config(&mock, &dir.0, RedactionMode::Mask);
-    config.session_recording.pii.apply_to_upstream = true;
+    let config = upstream_config(&mock, &dir.0, RedactionMode::Mask);
     let mut proxy = spawn_proxy(config).await;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, &bodies()[0]).unwrap();
@@ -99,8 +104,7 @@ async fn a_compressed_request_is_refused_not_forwarded() {
 async fn a_body_that_is_not_json_is_refused_not_forwarded() {
     let dir = TempDirGuard::new();
     let mock = mock().await;
-    let mut config = pii_config(&mock, &dir.0, RedactionMode::Mask);
-    config.session_recording.pii.apply_to_upstream = true;
+    let config = upstream_config(&mock, &dir.0, RedactionMode::Mask);
     let mut proxy = spawn_proxy(config).await;
     let trailing_comma = r#"{"model":"claude-sonnet-4-6","messages":[{"role":"user","content":"mail alice.liddell@example.com"}],}"#;
     let mut stray_byte = trailing_comma.replace("],}", "]}").into_bytes();
@@ -121,9 +125,8 @@ async fn a_body_that_is_not_json_is_refused_not_forwarded() {
 async fn a_websocket_upgrade_is_declined() {
     let dir = TempDirGuard::new();
     let mock = mock().await;
-    let mut config = pii_config(&mock, &dir.0, RedactionMode::Mask);
+    let mut config = upstream_config(&mock, &dir.0, RedactionMode::Mask);
     config.providers.openai.base_url = Some(format!("{}/v1", mock.url()));
-    config.session_recording.pii.apply_to_upstream = true;
     let mut proxy = spawn_proxy(config).await;
     let upgrade = get(
         "/v1/responses",
@@ -153,8 +156,7 @@ async fn a_routed_request_is_redacted_before_it_is_sent() {
     use lunaroute::config::{ProviderConfig, ProviderType, RoutingRule};
     let dir = TempDirGuard::new();
     let mock = mock().await;
-    let mut config = pii_config(&mock, &dir.0, RedactionMode::Mask);
-    config.session_recording.pii.apply_to_upstream = true;
+    let mut config = upstream_config(&mock, &dir.0, RedactionMode::Mask);
     let routed = ProviderConfig {
         kind: Some(ProviderType::Anthropic),
         base_url: Some(mock.url()),

@@ -86,7 +86,6 @@ async fn a_request_abandoned_before_the_answer_is_recorded() {
 /// what it is: the start of a body, marked truncated.
 #[tokio::test]
 async fn a_body_cut_at_the_size_limit_is_recorded_as_truncated() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = TempDir::new("cut-body");
     let mock = MockUpstream::new()
         .route("/v1/messages", Reply::json(r#"{"ok":true}"#))
@@ -95,23 +94,8 @@ async fn a_body_cut_at_the_size_limit_is_recorded_as_truncated() {
     let mut config = recording_config(&mock, &mock, &dir.0);
     config.max_request_body_bytes = 1024;
     let mut proxy = spawn_proxy(config).await;
-    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
-    let mut raw = b"POST /v1/messages HTTP/1.1\r\nhost: localhost\r\nx-api-key: k\r\nanthropic-version: 2023-06-01\r\nx-claude-code-session-id: cut-1\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
-    let chunk = vec![b'y'; 700];
-    for _ in 0..3 {
-        raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-        raw.extend_from_slice(&chunk);
-        raw.extend_from_slice(b"\r\n");
-    }
-    raw.extend_from_slice(b"0\r\n\r\n");
-    stream.write_all(&raw).await.unwrap();
-    let mut answer = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(answer[..n].starts_with(b"HTTP/1.1 413"));
-    drop(stream);
+    let answer = post_chunked(proxy.addr, "x-claude-code-session-id: cut-1\r\n", 3).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     proxy.shutdown().await.unwrap();
 
     let db = rusqlite::Connection::open(dir.0.join("sessions.db")).unwrap();

@@ -142,6 +142,33 @@ pub async fn next_data(body: &mut Incoming, within: Duration) -> Option<Bytes> {
     }
 }
 
+/// An Anthropic `POST /v1/messages` whose body is `chunks` pieces of 700 bytes sent chunked (no
+/// content-length, so a size limit can only be enforced as it streams); the start of the answer
+/// as text. `headers` are extra `name: value\r\n` lines.
+pub async fn post_chunked(addr: SocketAddr, headers: &str, chunks: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut raw = format!(
+        "POST /v1/messages HTTP/1.1\r\nhost: localhost\r\nx-api-key: k\r\n\
+         anthropic-version: 2023-06-01\r\n{headers}transfer-encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    let chunk = vec![b'y'; 700];
+    for _ in 0..chunks {
+        raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        raw.extend_from_slice(&chunk);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    stream.write_all(&raw).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
 pub fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
